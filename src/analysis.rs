@@ -1,0 +1,499 @@
+//! Stage 4: analysis. Merges copies of the same message, groups exposing messages into
+//! incidents, and aggregates per exposed person. Pure and deterministic: the output depends only
+//! on the set of findings, never on thread scheduling.
+//!
+//! - Copies: the same Message-ID, or (for copies that were given new ids, as in exported
+//!   archives) the same Date+From+To+Cc+Subject, are one message with several locations.
+//! - Incidents: two messages belong together when one replies to the other (In-Reply-To /
+//!   References) or when their exposed sets overlap with Jaccard ≥ the threshold (a reminder to
+//!   the same list, a reply-all). Grouping is transitive.
+//! - Reply-all: an exposing message that is itself a reply (it names a parent message, or its
+//!   subject starts with `Re:` or a translation), i.e. someone answered to the whole list.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::parse::date::rfc3339;
+use crate::scan::{ExposedAddr, Finding};
+
+/// Disjoint sets with path halving.
+struct UnionFind(Vec<usize>);
+
+impl UnionFind {
+    fn new(n: usize) -> Self {
+        UnionFind((0..n).collect())
+    }
+    fn find(&mut self, mut x: usize) -> usize {
+        while self.0[x] != x {
+            self.0[x] = self.0[self.0[x]];
+            x = self.0[x];
+        }
+        x
+    }
+    fn union(&mut self, a: usize, b: usize) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        // The smaller index is the root: groups are named by their first member.
+        if ra < rb {
+            self.0[rb] = ra;
+        } else if rb < ra {
+            self.0[ra] = rb;
+        }
+    }
+}
+
+/// One unique exposing message.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// The first copy found (source order).
+    pub finding: Finding,
+    /// Every location, in source order.
+    pub sources: Vec<String>,
+    /// SHA-256 of each location's bytes, where known (same order as `sources`).
+    pub sha256: Vec<String>,
+    pub incident: usize,
+    pub reply_all: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Incident {
+    pub id: String,
+    /// Indices into [`Report::messages`], in send order.
+    pub messages: Vec<usize>,
+    pub first_sent: Option<i64>,
+    pub last_sent: Option<i64>,
+    pub senders: Vec<String>,
+    pub subject: String,
+    pub exposed: usize,
+    pub external: usize,
+    pub audience: usize,
+    pub reply_all: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub addr: String,
+    pub name: String,
+    pub internal: bool,
+    /// Incident indices, ascending.
+    pub incidents: Vec<usize>,
+    pub messages: usize,
+    pub first_exposed: Option<i64>,
+    pub last_exposed: Option<i64>,
+    pub max_audience: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Exposure {
+    pub incident: usize,
+    pub addr: String,
+    pub name: String,
+    pub field: &'static str,
+    pub first_sent: Option<i64>,
+    pub messages: usize,
+    pub audience: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Sorted by incident, then date, then Message-ID.
+    pub messages: Vec<Message>,
+    pub incidents: Vec<Incident>,
+    /// Sorted by address.
+    pub people: Vec<Person>,
+    /// Sorted by incident, then address.
+    pub exposures: Vec<Exposure>,
+}
+
+pub fn date_cell(t: Option<i64>) -> String {
+    t.map(rfc3339).unwrap_or_default()
+}
+
+/// Merge copies; returns unique messages in order of first appearance.
+fn merge_copies(findings: Vec<Finding>) -> Vec<Message> {
+    let n = findings.len();
+    let mut uf = UnionFind::new(n);
+    let mut by_id: HashMap<u64, usize> = HashMap::new();
+    let mut by_content: HashMap<u64, usize> = HashMap::new();
+    for (i, f) in findings.iter().enumerate() {
+        if let Some(k) = f.keys.msgid {
+            let j = *by_id.entry(k).or_insert(i);
+            uf.union(i, j);
+        }
+        if let Some(k) = f.keys.content {
+            let j = *by_content.entry(k).or_insert(i);
+            uf.union(i, j);
+        }
+    }
+    let mut out: Vec<Message> = Vec::new();
+    let mut slot: HashMap<usize, usize> = HashMap::new();
+    for (i, f) in findings.into_iter().enumerate() {
+        let root = uf.find(i);
+        let loc = f.location.to_string();
+        let sha = f.sha256.clone().unwrap_or_default();
+        match slot.get(&root) {
+            Some(&m) => {
+                out[m].sources.push(loc);
+                out[m].sha256.push(sha);
+            }
+            None => {
+                slot.insert(root, out.len());
+                out.push(Message {
+                    finding: f,
+                    sources: vec![loc],
+                    sha256: vec![sha],
+                    incident: 0,
+                    reply_all: false,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn sort_key(m: &Message) -> (bool, i64, String, String) {
+    let f = &m.finding;
+    (
+        f.date.is_none(),
+        f.date.unwrap_or(0),
+        f.message_id.clone().unwrap_or_default(),
+        m.sources[0].clone(),
+    )
+}
+
+/// Build the report from the findings of a scan.
+pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
+    let mut msgs = merge_copies(findings);
+    msgs.sort_by_cached_key(sort_key);
+    let n = msgs.len();
+
+    // Intern addresses; each message's exposed set as sorted ids.
+    let mut ids: HashMap<&str, u32> = HashMap::new();
+    let sets: Vec<Vec<u32>> = msgs
+        .iter()
+        .map(|m| {
+            let mut v: Vec<u32> = m
+                .finding
+                .exposed
+                .iter()
+                .map(|e| {
+                    let next = ids.len() as u32;
+                    *ids.entry(e.addr.as_str()).or_insert(next)
+                })
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        })
+        .collect();
+
+    let mut uf = UnionFind::new(n);
+    // Reply links.
+    let mut by_msgid: HashMap<&str, usize> = HashMap::new();
+    for (i, m) in msgs.iter().enumerate() {
+        if let Some(id) = m.finding.message_id.as_deref() {
+            by_msgid.entry(id).or_insert(i);
+        }
+    }
+    for (i, m) in msgs.iter().enumerate() {
+        for p in &m.finding.parents {
+            if let Some(&j) = by_msgid.get(p.as_str()) {
+                uf.union(i, j);
+            }
+        }
+    }
+    // Overlap: inverted index, counting shared addresses with earlier messages.
+    let mut postings: Vec<Vec<u32>> = vec![Vec::new(); ids.len()];
+    for (i, set) in sets.iter().enumerate() {
+        let mut shared: HashMap<u32, u32> = HashMap::new();
+        for &a in set {
+            for &j in &postings[a as usize] {
+                *shared.entry(j).or_default() += 1;
+            }
+            postings[a as usize].push(i as u32);
+        }
+        let mut hits: Vec<(u32, u32)> = shared.into_iter().collect();
+        hits.sort_unstable();
+        for (j, inter) in hits {
+            let union = set.len() + sets[j as usize].len() - inter as usize;
+            if union > 0 && inter as f64 / union as f64 >= jaccard {
+                uf.union(i, j as usize);
+            }
+        }
+    }
+
+    // Incidents, named by first member; messages are already in send order, so incident order
+    // is by first send, then Message-ID.
+    let mut incident_of_root: BTreeMap<usize, usize> = BTreeMap::new();
+    for i in 0..n {
+        let r = uf.find(i);
+        let next = incident_of_root.len();
+        let inc = *incident_of_root.entry(r).or_insert(next);
+        msgs[i].incident = inc;
+        let f = &msgs[i].finding;
+        msgs[i].reply_all = f.subject_is_reply || !f.parents.is_empty();
+    }
+    // Final message order: by incident, then send order (stable sort keeps send order).
+    msgs.sort_by_key(|m| m.incident);
+    let width = incident_of_root.len().to_string().len().max(4);
+
+    let mut incidents: Vec<Incident> = Vec::with_capacity(incident_of_root.len());
+    for (idx, m) in msgs.iter().enumerate() {
+        if m.incident == incidents.len() {
+            incidents.push(Incident {
+                id: format!("INC-{:0width$}", m.incident + 1),
+                messages: Vec::new(),
+                first_sent: None,
+                last_sent: None,
+                senders: Vec::new(),
+                subject: m.finding.subject.clone(),
+                exposed: 0,
+                external: 0,
+                audience: 0,
+                reply_all: 0,
+            });
+        }
+        incidents[m.incident].messages.push(idx);
+    }
+
+    let mut people: BTreeMap<String, PersonAcc> = BTreeMap::new();
+    let mut exposures: Vec<Exposure> = Vec::new();
+    for (k, inc) in incidents.iter_mut().enumerate() {
+        let mut exposed: BTreeMap<&str, ExposureAcc> = BTreeMap::new();
+        let mut audience: BTreeSet<&str> = BTreeSet::new();
+        let mut senders: BTreeSet<&str> = BTreeSet::new();
+        for &mi in &inc.messages {
+            let m = &msgs[mi];
+            let f = &m.finding;
+            if let Some(d) = f.date {
+                inc.first_sent = Some(inc.first_sent.map_or(d, |x: i64| x.min(d)));
+                inc.last_sent = Some(inc.last_sent.map_or(d, |x: i64| x.max(d)));
+            }
+            if !f.from.is_empty() {
+                senders.insert(&f.from);
+            }
+            inc.reply_all += usize::from(m.reply_all);
+            for e in &f.exposed {
+                audience.insert(&e.addr);
+                let acc = exposed.entry(&e.addr).or_insert_with(|| ExposureAcc::new(e));
+                acc.add(e, f);
+                people
+                    .entry(e.addr.clone())
+                    .or_insert_with(|| PersonAcc::new(e))
+                    .add(e, f, k);
+            }
+            for h in &f.bcc_only {
+                audience.insert(h);
+            }
+        }
+        inc.senders = senders.into_iter().map(str::to_string).collect();
+        inc.exposed = exposed.len();
+        inc.external = exposed.values().filter(|a| !a.internal).count();
+        inc.audience = audience.len();
+        for (addr, acc) in exposed {
+            exposures.push(Exposure {
+                incident: k,
+                addr: addr.to_string(),
+                name: best_name(&acc.names),
+                field: label(acc.fields),
+                first_sent: acc.first,
+                messages: acc.messages,
+                audience: acc.audience,
+            });
+        }
+    }
+
+    let people = people
+        .into_iter()
+        .map(|(addr, a)| Person {
+            addr,
+            name: best_name(&a.names),
+            internal: a.internal,
+            incidents: a.incidents.into_iter().collect(),
+            messages: a.messages,
+            first_exposed: a.first,
+            last_exposed: a.last,
+            max_audience: a.max_audience,
+        })
+        .collect();
+    Report {
+        messages: msgs,
+        incidents,
+        people,
+        exposures,
+    }
+}
+
+fn label(fields: u8) -> &'static str {
+    ExposedAddr {
+        addr: String::new(),
+        name: String::new(),
+        fields,
+        internal: false,
+    }
+    .field_label()
+}
+
+/// The most frequent non-empty display name; ties go to the alphabetically first.
+fn best_name(names: &BTreeMap<String, usize>) -> String {
+    names
+        .iter()
+        .filter(|(n, _)| !n.is_empty())
+        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+        .map(|(n, _)| n.clone())
+        .unwrap_or_default()
+}
+
+fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+struct ExposureAcc {
+    names: BTreeMap<String, usize>,
+    fields: u8,
+    first: Option<i64>,
+    messages: usize,
+    audience: usize,
+    internal: bool,
+}
+
+impl ExposureAcc {
+    fn new(e: &ExposedAddr) -> Self {
+        ExposureAcc {
+            names: BTreeMap::new(),
+            fields: 0,
+            first: None,
+            messages: 0,
+            audience: 0,
+            internal: e.internal,
+        }
+    }
+    fn add(&mut self, e: &ExposedAddr, f: &Finding) {
+        *self.names.entry(e.name.clone()).or_default() += 1;
+        self.fields |= e.fields;
+        self.first = min_opt(self.first, f.date);
+        self.messages += 1;
+        self.audience = self.audience.max(f.audience);
+    }
+}
+
+struct PersonAcc {
+    names: BTreeMap<String, usize>,
+    internal: bool,
+    incidents: BTreeSet<usize>,
+    messages: usize,
+    first: Option<i64>,
+    last: Option<i64>,
+    max_audience: usize,
+}
+
+impl PersonAcc {
+    fn new(e: &ExposedAddr) -> Self {
+        PersonAcc {
+            names: BTreeMap::new(),
+            internal: e.internal,
+            incidents: BTreeSet::new(),
+            messages: 0,
+            first: None,
+            last: None,
+            max_audience: 0,
+        }
+    }
+    fn add(&mut self, e: &ExposedAddr, f: &Finding, incident: usize) {
+        *self.names.entry(e.name.clone()).or_default() += 1;
+        self.incidents.insert(incident);
+        self.messages += 1;
+        self.first = min_opt(self.first, f.date);
+        self.last = max_opt(self.last, f.date);
+        self.max_audience = self.max_audience.max(f.audience);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scan::Keys;
+    use crate::source::Location;
+
+    fn finding(id: &str, date: i64, to: &[&str], parents: &[&str], subject: &str) -> Finding {
+        Finding {
+            location: Location::File { path: format!("/m/{id}").into() },
+            sha256: None,
+            size: 1,
+            date: Some(date),
+            from: "me@police.example".into(),
+            subject: subject.into(),
+            message_id: Some(id.into()),
+            parents: parents.iter().map(|s| s.to_string()).collect(),
+            subject_is_reply: crate::scan::is_reply_subject(subject),
+            to: to.len(),
+            cc: 0,
+            bcc: 0,
+            exposed: to
+                .iter()
+                .map(|a| ExposedAddr { addr: a.to_string(), name: String::new(), fields: 1, internal: false })
+                .collect(),
+            external: to.len(),
+            audience: to.len(),
+            bcc_only: Vec::new(),
+            keys: Keys { msgid: Some(id.len() as u64 * 1000 + date as u64), content: None },
+        }
+    }
+
+    #[test]
+    fn reminders_to_the_same_list_are_one_incident() {
+        let list: Vec<String> = (0..10).map(|i| format!("r{i}@x.test")).collect();
+        let l: Vec<&str> = list.iter().map(|s| s.as_str()).collect();
+        let other: Vec<String> = (0..10).map(|i| format!("o{i}@x.test")).collect();
+        let o: Vec<&str> = other.iter().map(|s| s.as_str()).collect();
+        let mut nine = l.clone();
+        nine.pop(); // 9/10 overlap = 0.9
+        let r = analyse(
+            vec![
+                finding("b", 200, &nine, &[], "Reminder"),
+                finding("a", 100, &l, &[], "Meeting"),
+                finding("c", 300, &o, &[], "Other"),
+            ],
+            0.8,
+        );
+        assert_eq!(r.incidents.len(), 2);
+        assert_eq!(r.incidents[0].id, "INC-0001");
+        assert_eq!(r.incidents[0].messages.len(), 2);
+        assert_eq!(r.incidents[0].subject, "Meeting");
+        assert_eq!(r.incidents[0].exposed, 10);
+        assert_eq!(r.people.len(), 20);
+        let p0 = &r.people[r.people.iter().position(|p| p.addr == "r0@x.test").unwrap()];
+        assert_eq!((p0.messages, p0.incidents.len()), (2, 1));
+    }
+
+    #[test]
+    fn reply_links_join_and_mark_reply_all() {
+        let a: Vec<&str> = vec!["a@x.test", "b@x.test"];
+        let b: Vec<&str> = vec!["c@x.test", "d@x.test"];
+        let r = analyse(
+            vec![finding("p", 100, &a, &[], "Survey"), finding("q", 200, &b, &["p"], "Re: Survey")],
+            0.8,
+        );
+        assert_eq!(r.incidents.len(), 1);
+        assert_eq!(r.incidents[0].reply_all, 1);
+        assert!(!r.messages[0].reply_all && r.messages[1].reply_all);
+    }
+
+    #[test]
+    fn copies_are_merged_with_all_locations() {
+        let a: Vec<&str> = vec!["a@x.test"];
+        let mut f2 = finding("p", 100, &a, &[], "S");
+        f2.location = Location::File { path: "/other/p".into() };
+        let r = analyse(vec![finding("p", 100, &a, &[], "S"), f2], 0.8);
+        assert_eq!(r.messages.len(), 1);
+        assert_eq!(r.messages[0].sources, ["/m/p", "/other/p"]);
+    }
+}

@@ -1,0 +1,56 @@
+//! summary.json: what was scanned (with hashes), how it went, what was found.
+
+use super::{write_atomic, ExportError};
+use crate::analysis::Report;
+use crate::scan::ScanResult;
+use std::path::Path;
+
+pub struct RunInfo {
+    pub arguments: Vec<String>,
+    pub started: i64,
+    pub finished: i64,
+    /// Anything a source wants recorded (IMAP UID ranges covered, …).
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+pub fn build(scan: &ScanResult, report: &Report, run: &RunInfo) -> serde_json::Value {
+    let internal = report.people.iter().filter(|p| p.internal).count();
+    let mut v = serde_json::json!({
+        "tool": "bccaudit",
+        "version": env!("CARGO_PKG_VERSION"),
+        "arguments": run.arguments,
+        "started": crate::parse::date::rfc3339(run.started),
+        "finished": crate::parse::date::rfc3339(run.finished),
+        "inputs": scan.inputs,
+        "counts": {
+            "messages_read": scan.stats.messages_read,
+            "unique": scan.stats.unique,
+            "duplicates": scan.stats.duplicates,
+            "filtered_out": scan.stats.filtered_out,
+            "undated": scan.stats.undated,
+            "files_skipped_not_message": scan.stats.files_skipped_not_message,
+            "bytes": scan.stats.bytes,
+            "warnings": scan.warnings.total(),
+            "exposing_messages": report.messages.len(),
+            "exposing_copies": report.messages.iter().map(|m| m.sources.len()).sum::<usize>(),
+            "incidents": report.incidents.len(),
+            "affected": report.people.len(),
+            "internal": internal,
+            "external": report.people.len() - internal,
+        },
+        "warnings": scan.warnings,
+        "errors": scan.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+    });
+    if let Some(o) = v.as_object_mut() {
+        for (k, x) in &run.extra {
+            o.insert(k.clone(), x.clone());
+        }
+    }
+    v
+}
+
+pub fn write(dir: &Path, value: &serde_json::Value) -> Result<(), ExportError> {
+    let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
+    bytes.push(b'\n');
+    write_atomic(dir, "summary.json", &bytes)
+}

@@ -1,0 +1,18 @@
+//! bccaudit: find sent mail that exposed its recipients' addresses to each other.
+//!
+//! The pipeline, one module per stage:
+//! 1. [`source`]: mbox, Maildir / message files, IMAP → batches of raw messages.
+//! 2. [`parse`]: header block → envelope (tolerant address lists, dates, ids).
+//! 3. [`detect`]: who is exposed, who is Bcc, is the message exposing?
+//! 4. [`analysis`]: copies merged, incidents grouped, people aggregated.
+//! 5. [`export`]: CSV notification lists and summary.json, owner-only and atomic.
+//!
+//! [`scan`] runs stages 1–3 on a rayon pool, keeping source order.
+
+pub mod analysis;
+pub mod detect;
+pub mod export;
+pub mod parse;
+pub mod scan;
+pub mod source;
+pub mod warning;

@@ -1,0 +1,319 @@
+//! The command line: parse arguments, run the library's pipeline, print a short summary.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use bccaudit::detect::Policy;
+use bccaudit::parse::date::{parse_cli_date, rfc3339};
+use bccaudit::source::{self, Source};
+use bccaudit::{analysis, export, scan};
+
+#[derive(Parser)]
+#[command(name = "bccaudit", version, about = "Find sent mail that exposed recipients' addresses in To/Cc, and write the lists a data-protection officer needs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Scan mboxes, Maildirs, folders of message files (and IMAP URLs) and write the reports.
+    Scan(ScanArgs),
+    /// List the folders of an IMAP account, marking those `scan` would read.
+    Folders(ImapArgs),
+}
+
+#[derive(Args)]
+struct ScanArgs {
+    /// Inputs: mbox files, Maildirs or folders of message files, `-` for an mbox on standard
+    /// input, or imaps:// / imap:// URLs.
+    #[arg(required = true)]
+    inputs: Vec<String>,
+    /// Directory for the reports (created 0700).
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Overwrite an existing report in --out.
+    #[arg(long)]
+    force: bool,
+    /// Your organisation's domain (repeatable; subdomains included): reported, not counted.
+    #[arg(long = "internal-domain", value_name = "DOMAIN")]
+    internal_domains: Vec<String>,
+    /// A message is exposing when at least N external addresses are visible in To/Cc.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    min_exposed: usize,
+    /// Only messages sent on or after DATE (YYYY-MM-DD or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    since: Option<String>,
+    /// Only messages sent before DATE (YYYY-MM-DD or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    until: Option<String>,
+    /// Only messages from ADDR, or from any address @DOMAIN (repeatable).
+    #[arg(long = "sender", value_name = "ADDR|@DOMAIN")]
+    senders: Vec<String>,
+    /// Two messages are one incident when their exposed sets overlap at least this much (Jaccard).
+    #[arg(long, default_value_t = 0.8, value_name = "0..1")]
+    jaccard: f64,
+    /// Parser threads (default: all cores).
+    #[arg(long, short)]
+    jobs: Option<usize>,
+    /// Save the raw bytes of every exposing message under DIR/evidence/<sha256>.eml.
+    #[arg(long)]
+    evidence: bool,
+    /// Exit 1 when anything was found (for scheduled audits).
+    #[arg(long)]
+    fail_on_exposure: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Also print addresses (senders of the largest incidents) on standard output.
+    #[arg(long, short)]
+    verbose: bool,
+    #[command(flatten)]
+    imap: ImapOpts,
+}
+
+#[derive(Args)]
+struct ImapArgs {
+    /// imaps://USER@HOST[:PORT] or imap://USER@HOST[:PORT]
+    url: String,
+    #[command(flatten)]
+    imap: ImapOpts,
+}
+
+#[derive(Args, Clone, Default)]
+struct ImapOpts {
+    /// IMAP: read this folder (repeatable) instead of the Sent folders.
+    #[arg(long = "folder", value_name = "NAME")]
+    folders: Vec<String>,
+    /// IMAP: read every selectable folder.
+    #[arg(long)]
+    all_folders: bool,
+    /// IMAP: read the password from this file (else BCCAUDIT_IMAP_PASSWORD, else a prompt).
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// IMAP: authenticate with XOAUTH2 using the access token in FILE (or BCCAUDIT_IMAP_TOKEN).
+    #[arg(long, value_name = "FILE")]
+    oauth2_token_file: Option<PathBuf>,
+    /// IMAP: also trust this CA certificate (PEM).
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
+    /// IMAP: do not verify the server's certificate (warned about on every run).
+    #[arg(long)]
+    insecure: bool,
+    /// IMAP: allow imap:// without TLS when the server offers no STARTTLS.
+    #[arg(long)]
+    allow_plaintext: bool,
+    /// IMAP: parallel connections per server.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    connections: usize,
+    /// IMAP: remember per folder the highest UID read; the next run reads only newer mail.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// IMAP: socket timeout in seconds.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    timeout: u64,
+    /// IMAP: reconnect attempts per batch before giving up.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    retries: u32,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let r = match cli.command {
+        Command::Scan(a) => run_scan(a),
+        Command::Folders(a) => run_folders(a),
+    };
+    match r {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("bccaudit: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn is_url(s: &str) -> bool {
+    s.starts_with("imaps://") || s.starts_with("imap://")
+}
+
+fn policy(a: &ScanArgs) -> Result<Policy> {
+    let date = |s: &Option<String>, what: &str| -> Result<Option<i64>> {
+        s.as_deref()
+            .map(|d| {
+                parse_cli_date(d).with_context(|| format!("--{what} {d:?}: expected YYYY-MM-DD or RFC 3339"))
+            })
+            .transpose()
+    };
+    if !(0.0..=1.0).contains(&a.jaccard) {
+        bail!("--jaccard must be between 0 and 1");
+    }
+    for s in &a.senders {
+        let ok = s.strip_prefix('@').map_or(s.contains('@'), |d| !d.is_empty() && !d.contains('@'));
+        if !ok {
+            bail!("--sender {s:?}: expected an address or @domain");
+        }
+    }
+    Ok(Policy {
+        internal_domains: a
+            .internal_domains
+            .iter()
+            .map(|d| d.trim_start_matches('@').trim_end_matches('.').to_lowercase())
+            .collect(),
+        min_exposed: a.min_exposed,
+        since: date(&a.since, "since")?,
+        until: date(&a.until, "until")?,
+        senders: a.senders.iter().map(|s| s.to_lowercase()).collect(),
+    })
+}
+
+/// The command line as recorded in summary.json: passwords in URLs are masked.
+fn recorded_arguments() -> Vec<String> {
+    std::env::args()
+        .map(|a| match (is_url(&a), a.find("://"), a.find('@')) {
+            (true, Some(s), Some(at)) if a[s + 3..at].contains(':') => {
+                let user_end = s + 3 + a[s + 3..at].find(':').unwrap_or(0);
+                format!("{}:***{}", &a[..user_end], &a[at..])
+            }
+            _ => a,
+        })
+        .collect()
+}
+
+fn run_scan(a: ScanArgs) -> Result<ExitCode> {
+    let started = now();
+    let clock = Instant::now();
+    let policy = policy(&a)?;
+    if a.jobs == Some(0) {
+        bail!("--jobs must be at least 1");
+    }
+    let jobs = a
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if a.inputs.iter().filter(|i| *i == "-").count() > 1 {
+        bail!("standard input (-) can be given only once");
+    }
+    export::prepare_out_dir(&a.out, a.force).context("output directory")?;
+    let evidence_dir = if a.evidence {
+        Some(export::evidence_dir(&a.out)?)
+    } else {
+        None
+    };
+
+    let mut sources: Vec<Box<dyn Source>> = Vec::new();
+    let mut open_errors = Vec::new();
+    let mut total = Some(0u64);
+    for input in &a.inputs {
+        if is_url(input) {
+            bail!("{input}: IMAP sources are not available in this build yet");
+        }
+        match source::open_path(input) {
+            Ok(s) => {
+                match (input.as_str(), std::fs::metadata(input)) {
+                    ("-", _) => total = None,
+                    (_, Ok(m)) if m.is_file() => total = total.map(|t| t + m.len()),
+                    _ => total = None,
+                }
+                sources.push(s);
+            }
+            Err(e) => open_errors.push(e),
+        }
+    }
+    for e in &open_errors {
+        eprintln!("bccaudit: cannot read {e}");
+    }
+    let opts = scan::ScanOptions {
+        policy,
+        jobs,
+        progress: !a.quiet,
+        evidence_dir,
+    };
+    let mut result = scan::run(sources, total, &opts);
+    result.errors.splice(0..0, open_errors);
+    let report = analysis::analyse(std::mem::take(&mut result.findings), a.jaccard);
+    export::csv::write_all(&report, &a.out)?;
+    let run = export::summary::RunInfo {
+        arguments: recorded_arguments(),
+        started,
+        finished: now(),
+        extra: Default::default(),
+    };
+    export::summary::write(&a.out, &export::summary::build(&result, &report, &run))?;
+    print_summary(&result, &report, &a, clock.elapsed().as_secs_f64());
+
+    for e in result.errors.iter().skip(0) {
+        eprintln!("bccaudit: unreadable: {e}");
+    }
+    Ok(if !result.errors.is_empty() {
+        ExitCode::from(2)
+    } else if a.fail_on_exposure && !report.messages.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_summary(s: &scan::ScanResult, r: &analysis::Report, a: &ScanArgs, secs: f64) {
+    let st = &s.stats;
+    println!(
+        "Scanned {} messages ({} unique, {} duplicates) from {} input(s), {:.1} MB in {:.2} s.",
+        st.messages_read,
+        st.unique,
+        st.duplicates,
+        s.inputs.len(),
+        st.bytes as f64 / 1e6,
+        secs
+    );
+    if st.filtered_out > 0 {
+        println!("{} messages were outside --since/--until/--sender.", st.filtered_out);
+    }
+    if s.warnings.total() > 0 {
+        let kinds: Vec<String> = s
+            .warnings
+            .by_kind
+            .iter()
+            .map(|(k, t)| format!("{k} {}", t.count))
+            .collect();
+        println!("Warnings: {} ({}); locations in summary.json.", s.warnings.total(), kinds.join(", "));
+    }
+    let internal = r.people.iter().filter(|p| p.internal).count();
+    println!(
+        "Found {} exposing message(s) in {} incident(s); {} addresses exposed ({} external, {} internal).",
+        r.messages.len(),
+        r.incidents.len(),
+        r.people.len(),
+        r.people.len() - internal,
+        internal
+    );
+    let mut largest: Vec<&analysis::Incident> = r.incidents.iter().collect();
+    largest.sort_by(|x, y| y.external.cmp(&x.external).then(x.id.cmp(&y.id)));
+    for i in largest.iter().take(5) {
+        println!(
+            "  {}  {}  {:>5} external exposed, {} message(s){}  {:?}{}",
+            i.id,
+            i.first_sent.map(rfc3339).map_or("(undated)".to_string(), |d| d[..10].to_string()),
+            i.external,
+            i.messages.len(),
+            if i.reply_all > 0 { format!(", {} reply-all", i.reply_all) } else { String::new() },
+            i.subject.chars().take(60).collect::<String>(),
+            if a.verbose { format!("  from {}", i.senders.join(", ")) } else { String::new() },
+        );
+    }
+    println!(
+        "Reports in {}: incidents.csv messages.csv affected.csv exposures.csv summary.json",
+        a.out.display()
+    );
+}
+
+fn run_folders(_a: ImapArgs) -> Result<ExitCode> {
+    bail!("IMAP is not available in this build yet")
+}

@@ -1,0 +1,536 @@
+//! A tolerant RFC 5322 address-list parser.
+//!
+//! Unlike `mailparse::addrparse_header`, one bad entry never loses the rest of the header: every
+//! entry is parsed on its own; valid ones are returned, broken ones are reported with why.
+//! Groups (`Team: a@x, b@y;`) yield their members; empty groups (`undisclosed-recipients:;`)
+//! yield nobody. Encoded words are atoms while splitting (so `=?UTF-8?Q?Smith=2C_Jane?=` is one
+//! name) and are decoded afterwards, only when a name is wanted ([`decode_phrase`]).
+
+use std::ops::Range;
+
+/// One recipient as found in a header: normalised address and the raw bytes of its display name
+/// (a range into the header value given to [`parse_address_list`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox {
+    pub addr: String,
+    pub name: Option<Range<usize>>,
+}
+
+/// Why an entry of an address list could not be (fully) used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    /// No address in the entry at all (`Carl Knoos`, or the `Doe` of an unquoted `Doe, John <…>`).
+    NoAddress,
+    /// Something looked like an address but is not one (`a@`, `@b`, control characters…).
+    InvalidAddress,
+    /// `<` with no `>`: the address was salvaged.
+    UnclosedAngle,
+    /// An address written among display-name words without angle brackets: salvaged.
+    BareAddressInPhrase,
+    /// Unbalanced quote or comment: the rest of the header was read as best as possible.
+    Unbalanced,
+}
+
+impl Problem {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Problem::NoAddress => "address-entry-without-address",
+            Problem::InvalidAddress => "invalid-address",
+            Problem::UnclosedAngle => "unclosed-angle-bracket",
+            Problem::BareAddressInPhrase => "bare-address-in-display-name",
+            Problem::Unbalanced => "unbalanced-quote-or-comment",
+        }
+    }
+    /// Salvaged problems still produced an address.
+    pub fn salvaged(self) -> bool {
+        matches!(self, Problem::UnclosedAngle | Problem::BareAddressInPhrase)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    pub problem: Problem,
+    /// Byte offset of the entry inside the header value.
+    pub at: usize,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct AddressList {
+    pub mailboxes: Vec<Mailbox>,
+    pub broken: Vec<Broken>,
+}
+
+/// State of the entry being read.
+#[derive(Default)]
+struct Entry {
+    start: Option<usize>,
+    /// Phrase tokens (atoms and quoted strings), as ranges.
+    words: Vec<Range<usize>>,
+    /// True when the last phrase token was directly followed by the next (no whitespace): used
+    /// to glue `"john doe"@example.org` or `a.b@c` back into one word.
+    glued: Vec<bool>,
+    angle: Option<Range<usize>>,
+    angle_unclosed: bool,
+    comment: Option<Range<usize>>,
+    unbalanced: bool,
+}
+
+const SPECIALS: &[u8] = b"\"(),:;<>";
+
+/// Parse one address-list header value (raw bytes, folded or unfolded).
+pub fn parse_address_list(v: &[u8]) -> AddressList {
+    let mut out = AddressList::default();
+    let mut e = Entry::default();
+    let mut i = 0;
+    let n = v.len();
+    let mut last_was_ws = true;
+    while i < n {
+        let b = v[i];
+        match b {
+            b' ' | b'\t' | b'\r' | b'\n' => {
+                last_was_ws = true;
+                i += 1;
+                continue;
+            }
+            b'"' => {
+                let (end, closed) = skip_quoted(v, i);
+                e.unbalanced |= !closed;
+                push_word(&mut e, i..end, last_was_ws);
+                i = end;
+            }
+            b'(' => {
+                let (end, closed) = skip_comment(v, i);
+                e.unbalanced |= !closed;
+                e.start.get_or_insert(i);
+                if e.comment.is_none() {
+                    e.comment = Some(i + 1..end.saturating_sub(usize::from(closed)).max(i + 1));
+                }
+                i = end;
+                // A comment separates words like whitespace does.
+                last_was_ws = true;
+                continue;
+            }
+            b'<' => {
+                e.start.get_or_insert(i);
+                let (end, closed) = skip_angle(v, i);
+                if e.angle.is_none() {
+                    let inner_end = if closed { end - 1 } else { end };
+                    e.angle = Some(i + 1..inner_end);
+                    e.angle_unclosed = !closed;
+                }
+                i = end;
+            }
+            b',' => {
+                finish(v, &mut e, &mut out);
+                i += 1;
+            }
+            b';' => {
+                finish(v, &mut e, &mut out);
+                i += 1;
+            }
+            b':' => {
+                // Group start: what was read so far is the group's name, not an address.
+                if e.angle.is_none() {
+                    e = Entry::default();
+                } else {
+                    // A colon after an angle address: stray; ignore it.
+                }
+                i += 1;
+            }
+            b'>' => {
+                // Stray closing bracket: ignore.
+                i += 1;
+            }
+            _ => {
+                let start = i;
+                while i < n && !SPECIALS.contains(&v[i]) && !matches!(v[i], b' ' | b'\t' | b'\r' | b'\n') {
+                    i += 1;
+                }
+                push_word(&mut e, start..i, last_was_ws);
+                last_was_ws = false;
+                continue;
+            }
+        }
+        last_was_ws = false;
+    }
+    finish(v, &mut e, &mut out);
+    out
+}
+
+fn push_word(e: &mut Entry, r: Range<usize>, after_ws: bool) {
+    e.start.get_or_insert(r.start);
+    e.glued.push(!after_ws && !e.words.is_empty());
+    e.words.push(r);
+}
+
+/// Skip a quoted string starting at `i` (which holds `"`); returns (end, closed).
+fn skip_quoted(v: &[u8], i: usize) -> (usize, bool) {
+    let mut j = i + 1;
+    while j < v.len() {
+        match v[j] {
+            b'\\' => j += 2,
+            b'"' => return (j + 1, true),
+            _ => j += 1,
+        }
+    }
+    (v.len(), false)
+}
+
+/// Skip a (nested) comment starting at `i` (which holds `(`); returns (end, closed).
+fn skip_comment(v: &[u8], i: usize) -> (usize, bool) {
+    let mut depth = 0usize;
+    let mut j = i;
+    while j < v.len() {
+        match v[j] {
+            b'\\' => j += 1,
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return (j + 1, true);
+                }
+            }
+            _ => {}
+        }
+        j += 1;
+    }
+    (v.len(), false)
+}
+
+/// Skip an angle address starting at `i` (which holds `<`); returns (end, closed). A missing `>`
+/// ends the address at the next `,` or `;` (or `<`), except inside an obsolete route (`<@a,@b:x@y>`).
+fn skip_angle(v: &[u8], i: usize) -> (usize, bool) {
+    let mut j = i + 1;
+    let mut in_route = v.get(j) == Some(&b'@');
+    while j < v.len() {
+        match v[j] {
+            b'>' => return (j + 1, true),
+            b':' if in_route => in_route = false,
+            b'"' => {
+                j = skip_quoted(v, j).0;
+                continue;
+            }
+            b'(' => {
+                j = skip_comment(v, j).0;
+                continue;
+            }
+            b',' | b';' | b'<' if !in_route => return (j, false),
+            _ => {}
+        }
+        j += 1;
+    }
+    (v.len(), false)
+}
+
+fn finish(v: &[u8], e: &mut Entry, out: &mut AddressList) {
+    let entry = std::mem::take(e);
+    let Some(at) = entry.start else { return };
+    if entry.unbalanced {
+        out.broken.push(Broken {
+            problem: Problem::Unbalanced,
+            at,
+        });
+    }
+    let phrase = phrase_range(&entry);
+    if let Some(angle) = entry.angle.clone() {
+        match normalize(&v[angle]) {
+            Some(addr) => {
+                if entry.angle_unclosed {
+                    out.broken.push(Broken {
+                        problem: Problem::UnclosedAngle,
+                        at,
+                    });
+                }
+                out.mailboxes.push(Mailbox {
+                    addr,
+                    name: phrase.or(entry.comment),
+                });
+            }
+            None => out.broken.push(Broken {
+                problem: Problem::InvalidAddress,
+                at,
+            }),
+        }
+        return;
+    }
+    // No angle brackets: the phrase should be one addr-spec (possibly made of glued words,
+    // like `"john doe"@example.org`).
+    let groups = glued_groups(&entry);
+    if groups.is_empty() {
+        // Only a comment.
+        out.broken.push(Broken {
+            problem: Problem::NoAddress,
+            at,
+        });
+        return;
+    }
+    if groups.len() == 1 {
+        let r = groups[0].clone();
+        if memchr::memchr(b'@', &v[r.clone()]).is_some() {
+            match normalize(&v[r]) {
+                Some(addr) => out.mailboxes.push(Mailbox {
+                    addr,
+                    name: entry.comment,
+                }),
+                None => out.broken.push(Broken {
+                    problem: Problem::InvalidAddress,
+                    at,
+                }),
+            }
+        } else {
+            out.broken.push(Broken {
+                problem: Problem::NoAddress,
+                at,
+            });
+        }
+        return;
+    }
+    // Several words and no angle brackets: salvage a word that is an address.
+    let found = groups
+        .iter()
+        .rev()
+        .find_map(|r| {
+            let w = &v[r.clone()];
+            (memchr::memchr(b'@', w).is_some()).then(|| normalize(w).map(|a| (a, r.clone())))
+        })
+        .flatten();
+    match found {
+        Some((addr, r)) => {
+            out.broken.push(Broken {
+                problem: Problem::BareAddressInPhrase,
+                at,
+            });
+            let name = groups
+                .first()
+                .filter(|g| g.start < r.start)
+                .map(|g| g.start..groups.iter().filter(|x| x.end <= r.start).map(|x| x.end).max().unwrap_or(g.end));
+            out.mailboxes.push(Mailbox { addr, name });
+        }
+        None => out.broken.push(Broken {
+            problem: Problem::NoAddress,
+            at,
+        }),
+    }
+}
+
+fn phrase_range(e: &Entry) -> Option<Range<usize>> {
+    let first = e.words.first()?;
+    let last = e.words.last()?;
+    Some(first.start..last.end)
+}
+
+/// Words joined where no whitespace separated them.
+fn glued_groups(e: &Entry) -> Vec<Range<usize>> {
+    let mut out: Vec<Range<usize>> = Vec::new();
+    for (w, &glued) in e.words.iter().zip(&e.glued) {
+        match out.last_mut() {
+            Some(last) if glued => last.end = w.end,
+            _ => out.push(w.clone()),
+        }
+    }
+    out
+}
+
+/// Normalise an address: drop comments, whitespace, quotes, an obsolete route; lower-case.
+/// Returns `None` when what is left is not `local@domain`.
+pub fn normalize(raw: &[u8]) -> Option<String> {
+    let mut s: Vec<u8> = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'(' => i = skip_comment(raw, i).0,
+            b'"' | b' ' | b'\t' | b'\r' | b'\n' | b'<' | b'>' => i += 1,
+            b'\\' if i + 1 < raw.len() => {
+                s.push(raw[i + 1]);
+                i += 2;
+            }
+            b => {
+                s.push(b);
+                i += 1;
+            }
+        }
+    }
+    // Obsolete route: @a,@b:local@domain
+    if s.first() == Some(&b'@') {
+        let colon = memchr::memchr(b':', &s)?;
+        s.drain(..=colon);
+    }
+    let at = memchr::memrchr(b'@', &s)?;
+    let (local, domain) = (&s[..at], &s[at + 1..]);
+    if local.is_empty() || domain.is_empty() {
+        return None;
+    }
+    if s.iter().any(|&b| b < 0x21 || b == 0x7f || b",;:<>()".contains(&b)) && !domain.starts_with(b"[") {
+        return None;
+    }
+    if domain.contains(&b'@') || domain.starts_with(b".") || domain.contains(&b'[') && !domain.starts_with(b"[") {
+        return None;
+    }
+    let text = match std::str::from_utf8(&s) {
+        Ok(t) => t.to_lowercase(),
+        Err(_) => super::text::latin1(&s).to_lowercase(),
+    };
+    Some(text)
+}
+
+/// Decode a raw display name: encoded words (RFC 2047), quotes and escapes, raw UTF-8 or
+/// Latin-1, comments' parentheses; whitespace collapsed.
+pub fn decode_phrase(raw: &[u8]) -> String {
+    let mut t = super::text::decode_header_value(raw);
+    if t.starts_with('(') && t.ends_with(')') && t.len() >= 2 {
+        t = t[1..t.len() - 1].to_string();
+    }
+    let mut out = String::with_capacity(t.len());
+    let mut chars = t.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {}
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            }
+            c if c.is_whitespace() => {
+                if !out.ends_with(' ') && !out.is_empty() {
+                    out.push(' ');
+                }
+            }
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    let trimmed = out.trim_matches(|c: char| c == ' ' || c == '\'');
+    trimmed.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addrs(v: &str) -> Vec<String> {
+        parse_address_list(v.as_bytes())
+            .mailboxes
+            .into_iter()
+            .map(|m| m.addr)
+            .collect()
+    }
+    fn names(v: &str) -> Vec<String> {
+        let l = parse_address_list(v.as_bytes());
+        l.mailboxes
+            .iter()
+            .map(|m| m.name.clone().map(|r| decode_phrase(&v.as_bytes()[r])).unwrap_or_default())
+            .collect()
+    }
+    fn problems(v: &str) -> Vec<Problem> {
+        parse_address_list(v.as_bytes())
+            .broken
+            .into_iter()
+            .map(|b| b.problem)
+            .collect()
+    }
+
+    #[test]
+    fn simple_forms() {
+        assert_eq!(
+            addrs("a@example.org, B <B@Example.ORG>, \"C, D\" <c@example.org>"),
+            vec!["a@example.org", "b@example.org", "c@example.org"]
+        );
+        assert_eq!(names("B <b@x.test>, \"Doe, Jane\" <j@x.test>"), vec!["B", "Doe, Jane"]);
+    }
+
+    #[test]
+    fn groups_yield_members_and_empty_groups_nobody() {
+        assert_eq!(addrs("undisclosed-recipients:;"), Vec::<String>::new());
+        assert!(problems("undisclosed-recipients:;").is_empty());
+        assert_eq!(addrs("Undisclosed recipients: ;"), Vec::<String>::new());
+        assert_eq!(
+            addrs("Team: a@example.org, Bob <b@example.org>;, c@example.org"),
+            vec!["a@example.org", "b@example.org", "c@example.org"]
+        );
+    }
+
+    #[test]
+    fn unquoted_comma_in_name_salvages_the_address() {
+        let l = parse_address_list(b"Doe, John <j@x.example>, k@x.example");
+        let a: Vec<_> = l.mailboxes.iter().map(|m| m.addr.as_str()).collect();
+        assert_eq!(a, vec!["j@x.example", "k@x.example"]);
+        assert_eq!(l.broken.len(), 1);
+        assert_eq!(l.broken[0].problem, Problem::NoAddress);
+        assert_eq!(l.broken[0].at, 0);
+    }
+
+    #[test]
+    fn missing_closing_angle_is_salvaged() {
+        assert_eq!(
+            addrs("A <a@x.example, B <b@x.example>"),
+            vec!["a@x.example", "b@x.example"]
+        );
+        assert_eq!(problems("A <a@x.example, B <b@x.example>"), vec![Problem::UnclosedAngle]);
+    }
+
+    #[test]
+    fn encoded_word_with_comma_is_one_person() {
+        let v = "=?UTF-8?Q?Smith=2C_Jane?= <jane@example.org>, =?ISO-8859-1?B?SvxyZ2Vu?= <j@example.org>";
+        assert_eq!(addrs(v), vec!["jane@example.org", "j@example.org"]);
+        assert_eq!(names(v), vec!["Smith, Jane", "Jürgen"]);
+    }
+
+    #[test]
+    fn raw_utf8_and_latin1_names() {
+        assert_eq!(names("Zoë <z@example.org>"), vec!["Zoë"]);
+        let mut v = b"J\xfcrgen <j@example.org>".to_vec();
+        let l = parse_address_list(&v);
+        assert_eq!(l.mailboxes[0].addr, "j@example.org");
+        v.truncate(7);
+        assert_eq!(decode_phrase(&v), "Jürgen");
+    }
+
+    #[test]
+    fn normalisation() {
+        assert_eq!(addrs("<@route.test,@other.test:Pete@Silly.Test>"), vec!["pete@silly.test"]);
+        assert_eq!(
+            addrs("Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>"),
+            vec!["pete@silly.test"]
+        );
+        assert_eq!(addrs("  \"john\"@example.org  "), vec!["john@example.org"]);
+        assert_eq!(addrs("j@example.org (John Doe)"), vec!["j@example.org"]);
+        assert_eq!(names("j@example.org (John Doe)"), vec!["John Doe"]);
+        assert_eq!(addrs("a@example.org,,  ,b@example.org,"), vec!["a@example.org", "b@example.org"]);
+        assert_eq!(addrs("a@example.org,\r\n\tb@example.org"), vec!["a@example.org", "b@example.org"]);
+    }
+
+    #[test]
+    fn broken_entries_do_not_lose_the_rest() {
+        let l = parse_address_list(b"Carl Knoos, a@, @b, x@example.org, John Doe j@example.org");
+        let a: Vec<_> = l.mailboxes.iter().map(|m| m.addr.as_str()).collect();
+        assert_eq!(a, vec!["x@example.org", "j@example.org"]);
+        let p: Vec<_> = l.broken.iter().map(|b| b.problem).collect();
+        assert_eq!(
+            p,
+            vec![
+                Problem::NoAddress,
+                Problem::InvalidAddress,
+                Problem::InvalidAddress,
+                Problem::BareAddressInPhrase
+            ]
+        );
+    }
+
+    #[test]
+    fn odd_but_real_enron_addresses() {
+        assert_eq!(
+            addrs("trading <.williams@enron.com>, h..lewis@enron.com"),
+            vec![".williams@enron.com", "h..lewis@enron.com"]
+        );
+    }
+
+    #[test]
+    fn binary_junk_does_not_panic() {
+        let junk: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
+        let _ = parse_address_list(&junk);
+        let _ = parse_address_list(b"\"unterminated <a@b.example>");
+        let _ = parse_address_list(b"(((( <");
+        let _ = parse_address_list(b"<");
+        let _ = parse_address_list(b"\\");
+    }
+}

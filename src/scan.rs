@@ -1,0 +1,538 @@
+//! The pipeline: sources are drained on one producer thread, each batch is parsed and classified
+//! on the rayon pool, and results are folded back *in source order* on the calling thread, so the
+//! outcome never depends on the number of threads.
+
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::sync_channel;
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::detect::{classify, Policy, IN_CC, IN_TO};
+use crate::parse::{address::decode_phrase, date, header, message, text};
+use crate::source::files::{read_message_file, FileContent};
+use crate::source::imap::FetchedHeader;
+use crate::source::{hex, mbox, InputError, InputInfo, Location, Source, Unit};
+use crate::warning::{Warning, WarningTally};
+
+/// One exposed address of a finding, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExposedAddr {
+    pub addr: String,
+    pub name: String,
+    /// [`IN_TO`] | [`IN_CC`].
+    pub fields: u8,
+    pub internal: bool,
+}
+
+impl ExposedAddr {
+    pub fn field_label(&self) -> &'static str {
+        match (self.fields & IN_TO != 0, self.fields & IN_CC != 0) {
+            (true, true) => "to+cc",
+            (true, false) => "to",
+            _ => "cc",
+        }
+    }
+}
+
+/// Keys that identify one message across copies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Keys {
+    /// From the Message-ID.
+    pub msgid: Option<u64>,
+    /// From the normalised Date+From+To+Cc+Subject (only when the message has a Date).
+    pub content: Option<u64>,
+}
+
+/// An exposing message, with everything the reports need.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub location: Location,
+    pub sha256: Option<String>,
+    pub size: u64,
+    pub date: Option<i64>,
+    pub from: String,
+    pub subject: String,
+    pub message_id: Option<String>,
+    pub parents: Vec<String>,
+    pub subject_is_reply: bool,
+    pub to: usize,
+    pub cc: usize,
+    pub bcc: usize,
+    pub exposed: Vec<ExposedAddr>,
+    pub external: usize,
+    pub audience: usize,
+    /// Bcc recipients who saw the list without being exposed.
+    pub bcc_only: Vec<String>,
+    pub keys: Keys,
+}
+
+enum Outcome {
+    Exposing(Box<Finding>),
+    Ordinary(Keys),
+    Filtered,
+}
+
+#[derive(Default)]
+struct UnitResult {
+    outcomes: Vec<Outcome>,
+    warnings: Vec<Warning>,
+    errors: Vec<InputError>,
+    not_message: bool,
+    manifest: Option<String>,
+    file_sha256: Option<String>,
+}
+
+/// What the pipeline needs to know besides the sources.
+pub struct ScanOptions {
+    pub policy: Policy,
+    pub jobs: usize,
+    pub progress: bool,
+    /// Save the raw bytes of exposing messages here (`<sha256>.eml`).
+    pub evidence_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Stats {
+    pub messages_read: u64,
+    pub unique: u64,
+    pub duplicates: u64,
+    pub filtered_out: u64,
+    pub undated: u64,
+    pub files_skipped_not_message: u64,
+    pub bytes: u64,
+}
+
+pub struct ScanResult {
+    /// Exposing messages, copies included, in source order.
+    pub findings: Vec<Finding>,
+    pub stats: Stats,
+    pub warnings: WarningTally,
+    pub errors: Vec<InputError>,
+    pub inputs: Vec<InputInfo>,
+}
+
+enum Msg {
+    Batch(usize, crate::source::Batch),
+    Done(usize, InputInfo),
+}
+
+/// Run the whole scan.
+pub fn run(sources: Vec<Box<dyn Source>>, total_bytes: Option<u64>, opts: &ScanOptions) -> ScanResult {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs.max(1))
+        .build()
+        .expect("thread pool");
+    let bar = progress_bar(opts.progress, total_bytes);
+    let (tx, rx) = sync_channel::<Msg>(2);
+    let n_inputs = sources.len();
+    let producer = std::thread::spawn(move || {
+        for (i, mut s) in sources.into_iter().enumerate() {
+            while let Some(b) = s.next_batch() {
+                if tx.send(Msg::Batch(i, b)).is_err() {
+                    return;
+                }
+            }
+            let info = s.info();
+            drop(s);
+            if tx.send(Msg::Done(i, info)).is_err() {
+                return;
+            }
+        }
+    });
+
+    let mut c = Collector::new(n_inputs);
+    for msg in rx {
+        match msg {
+            Msg::Batch(i, batch) => {
+                bar.inc(batch.bytes);
+                c.stats.bytes += batch.bytes;
+                for w in batch.warnings {
+                    c.warnings.add(w);
+                }
+                c.errors.extend(batch.errors);
+                for line in batch.manifest {
+                    c.manifest_line(i, &line);
+                }
+                let results: Vec<UnitResult> =
+                    pool.install(|| batch.units.into_par_iter().map(|u| process_unit(u, opts)).collect());
+                for r in results {
+                    c.fold(i, r);
+                }
+            }
+            Msg::Done(i, mut info) => {
+                let (hasher, lines, single) = std::mem::take(&mut c.manifests[i]);
+                if info.kind == "directory" {
+                    info.sha256 = Some(hex(&hasher.finalize()));
+                    let _ = lines;
+                } else if info.kind == "message-file" {
+                    info.sha256 = single;
+                }
+                c.inputs.push(info);
+            }
+        }
+    }
+    let _ = producer.join();
+    bar.finish_and_clear();
+    c.stats.unique = c.stats.messages_read - c.stats.duplicates;
+    ScanResult {
+        findings: c.findings,
+        stats: c.stats,
+        warnings: c.warnings,
+        errors: c.errors,
+        inputs: c.inputs,
+    }
+}
+
+fn progress_bar(enabled: bool, total: Option<u64>) -> indicatif::ProgressBar {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let bar = match total {
+        Some(t) => ProgressBar::with_draw_target(Some(t), ProgressDrawTarget::stderr()),
+        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+    };
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} {bytes}/{total_bytes} {binary_bytes_per_sec} [{bar:30}] eta {eta}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// In-order fold of worker results.
+struct Collector {
+    findings: Vec<Finding>,
+    stats: Stats,
+    warnings: WarningTally,
+    errors: Vec<InputError>,
+    inputs: Vec<InputInfo>,
+    seen_ids: HashSet<u64>,
+    seen_content: HashSet<u64>,
+    /// Per input: manifest hasher, line count, and the hash of a single-file input.
+    manifests: Vec<(Sha256, u64, Option<String>)>,
+}
+
+impl Collector {
+    fn new(n: usize) -> Collector {
+        Collector {
+            findings: Vec::new(),
+            stats: Stats::default(),
+            warnings: WarningTally::default(),
+            errors: Vec::new(),
+            inputs: Vec::new(),
+            seen_ids: HashSet::new(),
+            seen_content: HashSet::new(),
+            manifests: (0..n).map(|_| (Sha256::new(), 0, None)).collect(),
+        }
+    }
+
+    fn manifest_line(&mut self, i: usize, line: &str) {
+        let m = &mut self.manifests[i];
+        m.0.update(line.as_bytes());
+        m.0.update(b"\n");
+        m.1 += 1;
+    }
+
+    /// A message already seen (by Message-ID or by content) is a duplicate.
+    fn is_duplicate(&mut self, k: Keys) -> bool {
+        let a = k.msgid.is_some_and(|id| !self.seen_ids.insert(id));
+        let b = k.content.is_some_and(|c| !self.seen_content.insert(c));
+        a || b
+    }
+
+    fn fold(&mut self, input: usize, r: UnitResult) {
+        if let Some(line) = r.manifest {
+            self.manifest_line(input, &line);
+        }
+        if r.file_sha256.is_some() {
+            self.manifests[input].2 = r.file_sha256;
+        }
+        if r.not_message {
+            self.stats.files_skipped_not_message += 1;
+        }
+        for w in r.warnings {
+            if w.kind == "undated-message" {
+                self.stats.undated += 1;
+            }
+            self.warnings.add(w);
+        }
+        self.errors.extend(r.errors);
+        for o in r.outcomes {
+            self.stats.messages_read += 1;
+            match o {
+                Outcome::Filtered => self.stats.filtered_out += 1,
+                Outcome::Ordinary(k) => {
+                    if self.is_duplicate(k) {
+                        self.stats.duplicates += 1;
+                    }
+                }
+                Outcome::Exposing(f) => {
+                    if self.is_duplicate(f.keys) {
+                        self.stats.duplicates += 1;
+                    }
+                    self.findings.push(*f);
+                }
+            }
+        }
+    }
+}
+
+/// A message's raw material, whatever the source.
+struct Raw<'a> {
+    location: Location,
+    /// The header block.
+    header: &'a [u8],
+    terminated: bool,
+    /// The whole message, when at hand (for SHA-256 and evidence).
+    whole: Option<&'a [u8]>,
+    /// Precomputed SHA-256 (message files).
+    sha256: Option<String>,
+    size: u64,
+    /// Fallback date (IMAP INTERNALDATE).
+    internal_date: Option<i64>,
+}
+
+fn process_unit(unit: Unit, opts: &ScanOptions) -> UnitResult {
+    let mut r = UnitResult::default();
+    match unit {
+        Unit::Mbox {
+            chunk,
+            span,
+            path,
+            base,
+        } => {
+            let data = chunk.bytes();
+            let msg = &data[span.header_start..span.end];
+            let (hl, _, terminated) = header::header_end(msg);
+            let raw = Raw {
+                location: Location::Mbox {
+                    path,
+                    offset: base + span.start as u64,
+                },
+                header: &msg[..hl],
+                terminated,
+                whole: Some(msg),
+                sha256: None,
+                size: (span.end - span.start) as u64,
+                internal_date: None,
+            };
+            process_message(raw, opts, &mut r);
+        }
+        Unit::File { path, .. } => process_file(&path, opts, &mut r),
+        Unit::Fetched(f) => {
+            let FetchedHeader {
+                header: bytes,
+                location,
+                size,
+                internal_date,
+            } = *f;
+            let (hl, _, terminated) = header::header_end(&bytes);
+            let raw = Raw {
+                location,
+                header: &bytes[..hl],
+                terminated: terminated || hl == bytes.len(),
+                whole: None,
+                sha256: None,
+                size,
+                internal_date,
+            };
+            process_message(raw, opts, &mut r);
+        }
+    }
+    r
+}
+
+fn process_file(path: &Path, opts: &ScanOptions, r: &mut UnitResult) {
+    let shown = path.display().to_string();
+    let (content, digest, size) = match read_message_file(path) {
+        Ok(x) => x,
+        Err(e) => {
+            r.errors.push(InputError {
+                location: shown,
+                message: e.to_string(),
+            });
+            return;
+        }
+    };
+    let hexd = hex(&digest);
+    r.manifest = Some(format!("{hexd}  {shown}"));
+    r.file_sha256 = Some(hexd.clone());
+    match content {
+        FileContent::NotMessage => r.not_message = true,
+        FileContent::Message {
+            head,
+            header_len,
+            terminated,
+        } => {
+            let raw = Raw {
+                location: Location::File {
+                    path: shown.as_str().into(),
+                },
+                header: &head[..header_len],
+                terminated,
+                whole: None,
+                sha256: Some(hexd),
+                size,
+                internal_date: None,
+            };
+            process_message(raw, opts, r);
+            if let (Some(dir), Some(Outcome::Exposing(f))) = (&opts.evidence_dir, r.outcomes.last()) {
+                if let Err(e) = save_evidence_file(dir, path, f.sha256.as_deref().unwrap_or("")) {
+                    r.errors.push(InputError {
+                        location: format!("evidence for {shown}"),
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+        FileContent::Mbox(bytes) => {
+            // A small mbox inside a tree: split it here.
+            let mut src = mbox::MboxSource::from_bytes(&shown, bytes);
+            while let Some(b) = crate::source::Source::next_batch(&mut src) {
+                r.warnings.extend(b.warnings);
+                for u in b.units {
+                    let sub = process_unit(u, opts);
+                    r.outcomes.extend(sub.outcomes);
+                    r.warnings.extend(sub.warnings);
+                    r.errors.extend(sub.errors);
+                }
+            }
+        }
+    }
+}
+
+fn save_evidence_file(dir: &Path, src: &Path, sha: &str) -> std::io::Result<()> {
+    let mut f = crate::source::files::open_evidence(src)?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut f, &mut bytes)?;
+    crate::export::write_evidence(dir, sha, &bytes)
+}
+
+fn key_hash(parts: &[&[u8]]) -> u64 {
+    // A fixed-key SipHash: stable across runs and threads.
+    let mut h = std::hash::DefaultHasher::new();
+    for p in parts {
+        p.hash(&mut h);
+    }
+    h.finish()
+}
+
+fn process_message(raw: Raw<'_>, opts: &ScanOptions, r: &mut UnitResult) {
+    let loc = raw.location.to_string();
+    if !raw.terminated {
+        r.warnings.push(Warning::new("header-block-not-terminated", loc.clone()));
+    }
+    let env = message::envelope(raw.header);
+    for (kind, off) in &env.problems {
+        r.warnings.push(Warning::new(kind, format!("{loc} (header byte {off})")));
+    }
+    let date = env
+        .date_raw
+        .and_then(date::parse_header_date)
+        .or(raw.internal_date);
+    if date.is_none() {
+        r.warnings.push(Warning::new("undated-message", loc.clone()));
+    }
+    let sender_addrs: Vec<&str> = env
+        .from
+        .iter()
+        .chain(&env.sender)
+        .map(|a| a.addr.as_str())
+        .collect();
+    if !opts.policy.sender_selected(&sender_addrs) || !opts.policy.date_selected(date) {
+        r.outcomes.push(Outcome::Filtered);
+        return;
+    }
+    if env.to.is_empty() && env.cc.is_empty() && env.from.is_empty() && env.message_id.is_none() {
+        r.warnings.push(Warning::new("no-usable-headers", loc.clone()));
+    }
+    let keys = Keys {
+        msgid: env.message_id.as_deref().map(|m| key_hash(&[b"id", m.as_bytes()])),
+        content: date.filter(|_| env.date_raw.is_some()).map(|d| {
+            let mut to: Vec<&str> = env.to.iter().map(|a| a.addr.as_str()).collect();
+            let mut cc: Vec<&str> = env.cc.iter().map(|a| a.addr.as_str()).collect();
+            to.sort_unstable();
+            cc.sort_unstable();
+            let subject = env.subject_raw.map(|s| header::unfold(s).trim_ascii().to_vec()).unwrap_or_default();
+            key_hash(&[
+                b"content",
+                &d.to_le_bytes(),
+                sender_addrs.first().copied().unwrap_or("").as_bytes(),
+                to.join(",").as_bytes(),
+                cc.join(",").as_bytes(),
+                &subject,
+            ])
+        }),
+    };
+    let c = classify(&env, &opts.policy);
+    if !c.exposing {
+        r.outcomes.push(Outcome::Ordinary(keys));
+        return;
+    }
+    let sha256 = raw
+        .sha256
+        .or_else(|| raw.whole.map(|w| hex(&Sha256::digest(w))));
+    if let (Some(dir), Some(w), Some(sha)) = (&opts.evidence_dir, raw.whole, &sha256) {
+        if let Err(e) = crate::export::write_evidence(dir, sha, w) {
+            r.errors.push(InputError {
+                location: format!("evidence for {loc}"),
+                message: e.to_string(),
+            });
+        }
+    }
+    let subject = env.subject_raw.map(text::decode_header_value).unwrap_or_default();
+    let subject_is_reply = is_reply_subject(&subject);
+    let finding = Finding {
+        location: raw.location,
+        sha256,
+        size: raw.size,
+        date,
+        from: sender_addrs.first().copied().unwrap_or("").to_string(),
+        subject,
+        message_id: env.message_id.clone(),
+        parents: env.parents.clone(),
+        subject_is_reply,
+        to: c.to_count,
+        cc: c.cc_count,
+        bcc: c.bcc_count,
+        external: c.external,
+        audience: c.audience,
+        bcc_only: c.bcc_only.clone(),
+        exposed: c
+            .exposed
+            .iter()
+            .map(|e| ExposedAddr {
+                addr: e.addr.clone(),
+                name: e.name.map(decode_phrase).unwrap_or_default(),
+                fields: e.fields,
+                internal: e.internal,
+            })
+            .collect(),
+        keys,
+    };
+    r.outcomes.push(Outcome::Exposing(Box::new(finding)));
+}
+
+/// `Re:` and its common translations (AW, SV, R, RIF, Antw, VS, Odp).
+pub fn is_reply_subject(s: &str) -> bool {
+    let t = s.trim_start().to_ascii_lowercase();
+    ["re:", "re :", "aw:", "sv:", "r:", "rif:", "antw:", "vs:", "odp:"]
+        .iter()
+        .any(|p| t.starts_with(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_subjects() {
+        assert!(is_reply_subject("RE: survey"));
+        assert!(is_reply_subject("AW: Umfrage"));
+        assert!(!is_reply_subject("Reminder: meeting"));
+    }
+}

@@ -1,0 +1,441 @@
+//! mbox: mboxo, mboxrd, mboxcl2 (Content-Length), CRLF and CR-only line ends, a UTF-8 BOM,
+//! Gmail Takeout exports. Files are memory-mapped read-only and walked window by window;
+//! standard input is read in blocks. Either way only a bounded window is resident.
+//!
+//! A separator is a line starting with `From ` at the start of the input or after a line end,
+//! *followed by a header line*: a `From ` line inside a body that is not followed by a header
+//! block does not split the message. Where a message carries a `Content-Length` that lands
+//! exactly on the next separator (or the end), that length wins over any `From ` line it covers.
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+use memchr::memmem;
+use sha2::{Digest, Sha256};
+
+use super::{Batch, ChunkData, InputError, InputInfo, Source, Span, Unit};
+use crate::parse::header::{self, Field};
+use crate::warning::Warning;
+
+/// Aim for batches of about this many bytes …
+pub const BATCH_BYTES: usize = 8 << 20;
+/// … or this many messages, whichever comes first.
+pub const BATCH_MESSAGES: usize = 2048;
+
+const BOM: &[u8] = b"\xef\xbb\xbf";
+
+/// The result of splitting a window.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Split {
+    pub spans: Vec<Span>,
+    /// Bytes of the window consumed (the next call starts here).
+    pub consumed: usize,
+    /// (offset, length) of bytes before the first message that are not a message.
+    pub junk: Option<(usize, usize)>,
+}
+
+/// Split the messages at the start of `data`.
+///
+/// `data` starts at a message start (or at the beginning of the input, `first`). With
+/// `at_eof` false, the last message is only returned when its end is known (a following
+/// separator was seen); the caller supplies more bytes otherwise.
+pub fn split(data: &[u8], first: bool, at_eof: bool, max_bytes: usize, max_msgs: usize) -> Split {
+    let mut out = Split::default();
+    let mut pos = 0;
+    if first {
+        if data.starts_with(BOM) {
+            pos = BOM.len();
+        }
+        if !data[pos..].starts_with(b"From ") && !header::starts_with_header_line(&data[pos..]) {
+            // Junk before the first separator.
+            match next_separator(data, pos) {
+                Some(s) => {
+                    out.junk = Some((pos, s - pos));
+                    pos = s;
+                }
+                None if at_eof => {
+                    if data.len() > pos {
+                        out.junk = Some((pos, data.len() - pos));
+                    }
+                    out.consumed = data.len();
+                    return out;
+                }
+                None => return out,
+            }
+        }
+    }
+    while pos < data.len() && out.spans.len() < max_msgs && pos < max_bytes.max(1) {
+        let start = pos;
+        let header_start = if data[start..].starts_with(b"From ") {
+            line_end(data, start)
+        } else {
+            start
+        };
+        let next = next_separator(data, header_start);
+        let end = match next {
+            Some(n) => content_length_end(data, header_start, n, at_eof).unwrap_or(n),
+            None if at_eof => content_length_end(data, header_start, data.len(), true)
+                .unwrap_or(data.len()),
+            None => break,
+        };
+        out.spans.push(Span {
+            start,
+            header_start,
+            end,
+        });
+        pos = end;
+    }
+    out.consumed = pos;
+    out
+}
+
+/// End (after the terminator) of the line starting at `pos`.
+fn line_end(data: &[u8], pos: usize) -> usize {
+    match memchr::memchr2(b'\n', b'\r', &data[pos..]) {
+        None => data.len(),
+        Some(i) if data[pos + i] == b'\r' && data.get(pos + i + 1) == Some(&b'\n') => pos + i + 2,
+        Some(i) => pos + i + 1,
+    }
+}
+
+/// The next valid separator at or after `from` (which is inside a message), if any.
+pub fn next_separator(data: &[u8], from: usize) -> Option<usize> {
+    let finder = memmem::Finder::new(b"From ");
+    let mut at = from;
+    while at < data.len() {
+        let i = at + finder.find(&data[at..])?;
+        if i > 0 && matches!(data[i - 1], b'\n' | b'\r') && i >= from.max(1) {
+            let next_line = line_end(data, i);
+            if header::starts_with_header_line(&data[next_line..]) {
+                return Some(i);
+            }
+        }
+        at = i + 1;
+    }
+    None
+}
+
+/// mboxcl2: when the header block has a `Content-Length` whose body end lands on a separator
+/// (or the end of input), the message ends there, even if `From ` lines inside the body looked
+/// like separators.
+fn content_length_end(data: &[u8], header_start: usize, next: usize, at_eof: bool) -> Option<usize> {
+    let msg = &data[header_start..];
+    let (hend, body, terminated) = header::header_end(msg);
+    if !terminated || memmem::find(&msg[..hend], b"ontent-").is_none() && memmem::find(&msg[..hend], b"ONTENT-").is_none() {
+        return None;
+    }
+    let scan = header::scan_fields(&msg[..hend]);
+    let len = scan
+        .fields
+        .iter()
+        .find(|f| f.field == Field::ContentLength)
+        .and_then(|f| std::str::from_utf8(f.value).ok()?.trim().parse::<usize>().ok())?;
+    let end = header_start.checked_add(body)?.checked_add(len)?;
+    if end == next {
+        return None;
+    }
+    // Allow the blank line mbox writers add after a message.
+    for slack in [0usize, 1, 2] {
+        let e = end + slack;
+        if e == data.len() && at_eof {
+            return Some(e);
+        }
+        if e < data.len()
+            && data[e..].starts_with(b"From ")
+            && header::starts_with_header_line(&data[line_end(data, e)..])
+        {
+            return Some(e);
+        }
+    }
+    None
+}
+
+/// Read from `reader` until `buf` holds `want` bytes or the input ends; returns the bytes held.
+fn fill(
+    reader: &mut (dyn Read + Send),
+    buf: &mut Vec<u8>,
+    want: usize,
+    eof: &mut bool,
+    batch: &mut Batch,
+    name: &str,
+    pos: u64,
+) -> usize {
+    let mut filled = buf.len();
+    buf.resize(want, 0);
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => {
+                *eof = true;
+                break;
+            }
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                batch.errors.push(InputError {
+                    location: format!("{name}#{}", pos + filled as u64),
+                    message: e.to_string(),
+                });
+                *eof = true;
+                break;
+            }
+        }
+    }
+    buf.truncate(filled);
+    filled
+}
+
+enum Input {
+    Mapped(Arc<memmap2::Mmap>),
+    Stream {
+        reader: Box<dyn Read + Send>,
+        buf: Vec<u8>,
+        eof: bool,
+    },
+}
+
+/// An mbox streamed window by window.
+pub struct MboxSource {
+    name: Arc<str>,
+    input: Input,
+    /// Offset in the input of the next unconsumed byte.
+    pos: u64,
+    first: bool,
+    done: bool,
+    hasher: Sha256,
+    size: u64,
+    messages: u64,
+}
+
+impl MboxSource {
+    pub fn open(path: &Path) -> Result<MboxSource, InputError> {
+        let err = |e: std::io::Error| InputError {
+            location: path.display().to_string(),
+            message: e.to_string(),
+        };
+        // Read-only open; the mapping is private and read-only: the evidence cannot change.
+        let file = super::files::open_evidence(path).map_err(err)?;
+        let size = file.metadata().map_err(err)?.len();
+        let input = if size == 0 {
+            Input::Stream {
+                reader: Box::new(std::io::empty()),
+                buf: Vec::new(),
+                eof: true,
+            }
+        } else {
+            // SAFETY: the map is read-only. If another process truncates the file while we
+            // scan, reads past the new end would fault; evidence files are not being written.
+            let map = unsafe { memmap2::MmapOptions::new().map(&file) }.map_err(err)?;
+            let _ = map.advise(memmap2::Advice::Sequential);
+            Input::Mapped(Arc::new(map))
+        };
+        Ok(MboxSource::new(path.display().to_string(), input, size))
+    }
+
+    pub fn stdin() -> MboxSource {
+        MboxSource::from_reader("-", Box::new(std::io::stdin()))
+    }
+
+    pub fn from_reader(name: &str, reader: Box<dyn Read + Send>) -> MboxSource {
+        MboxSource::new(
+            name.to_string(),
+            Input::Stream {
+                reader,
+                buf: Vec::new(),
+                eof: false,
+            },
+            0,
+        )
+    }
+
+    /// An mbox already in memory (a small file found in a tree).
+    pub fn from_bytes(name: &str, bytes: Vec<u8>) -> MboxSource {
+        let size = bytes.len() as u64;
+        MboxSource::new(
+            name.to_string(),
+            Input::Stream {
+                reader: Box::new(std::io::empty()),
+                buf: bytes,
+                eof: true,
+            },
+            size,
+        )
+    }
+
+    fn new(name: String, input: Input, size: u64) -> MboxSource {
+        MboxSource {
+            name: name.into(),
+            input,
+            pos: 0,
+            first: true,
+            done: false,
+            hasher: Sha256::new(),
+            size,
+            messages: 0,
+        }
+    }
+
+    fn batch_from(&mut self, chunk: ChunkData, split: Split, mut batch: Batch) -> Batch {
+        if let Some((off, len)) = split.junk {
+            batch.warnings.push(Warning::new(
+                "mbox-junk-before-first-message",
+                format!("{}#{} ({} bytes)", self.name, self.pos + off as u64, len),
+            ));
+        }
+        let base = self.pos;
+        let chunk = Arc::new(chunk);
+        self.messages += split.spans.len() as u64;
+        batch.units = split
+            .spans
+            .into_iter()
+            .map(|span| Unit::Mbox {
+                chunk: chunk.clone(),
+                span,
+                path: self.name.clone(),
+                base,
+            })
+            .collect();
+        batch.bytes = split.consumed as u64;
+        self.pos += split.consumed as u64;
+        self.first = false;
+        batch
+    }
+}
+
+impl Source for MboxSource {
+    fn next_batch(&mut self) -> Option<Batch> {
+        if self.done {
+            return None;
+        }
+        let first = self.first;
+        match &mut self.input {
+            Input::Mapped(map) => {
+                let map = map.clone();
+                let start = self.pos as usize;
+                if start >= map.len() {
+                    self.done = true;
+                    return None;
+                }
+                let sp = split(&map[start..], first, true, BATCH_BYTES, BATCH_MESSAGES);
+                let end = start + sp.consumed;
+                self.hasher.update(&map[start..end]);
+                if end >= map.len() {
+                    self.done = true;
+                }
+                let chunk = ChunkData::Mapped { map, start, end };
+                Some(self.batch_from(chunk, sp, Batch::default()))
+            }
+            Input::Stream { reader, buf, eof } => {
+                let mut batch = Batch::default();
+                // Bytes wanted in the buffer before splitting; grows when one message is larger.
+                let mut want = BATCH_BYTES;
+                loop {
+                    if !*eof && buf.len() < want {
+                        let filled = fill(reader.as_mut(), buf, want, eof, &mut batch, &self.name, self.pos);
+                        self.size = self.size.max(self.pos + filled as u64);
+                        continue;
+                    }
+                    if buf.is_empty() {
+                        self.done = true;
+                        return None;
+                    }
+                    let sp = split(buf, first, *eof, BATCH_BYTES, BATCH_MESSAGES);
+                    if sp.consumed == 0 && !*eof {
+                        want = buf.len() * 2;
+                        continue;
+                    }
+                    let rest = buf.split_off(sp.consumed);
+                    let head = std::mem::replace(buf, rest);
+                    self.hasher.update(&head);
+                    if (*eof && buf.is_empty()) || sp.consumed == 0 {
+                        self.done = true;
+                    }
+                    return Some(self.batch_from(ChunkData::Owned(head), sp, batch));
+                }
+            }
+        }
+    }
+
+    fn info(&mut self) -> InputInfo {
+        let digest = std::mem::take(&mut self.hasher).finalize();
+        InputInfo {
+            path: self.name.to_string(),
+            kind: "mbox",
+            size: self.size.max(self.pos),
+            sha256: Some(super::hex(&digest)),
+            files: 1,
+            detail: Some(serde_json::json!({ "messages": self.messages })),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msgs(data: &[u8]) -> Vec<&[u8]> {
+        let s = split(data, true, true, usize::MAX, usize::MAX);
+        s.spans.iter().map(|sp| &data[sp.header_start..sp.end]).collect()
+    }
+
+    #[test]
+    fn splits_mboxo_and_keeps_from_in_body() {
+        let m = b"From a@x Mon Jan  1 00:00:00 2024\nTo: a@x\n\nbody\nFrom here on, no header\n\nFrom b@x Mon Jan  1 00:00:00 2024\nTo: b@x\n\nb2\n";
+        let v = msgs(m);
+        assert_eq!(v.len(), 2);
+        assert!(v[0].ends_with(b"From here on, no header\n\n"));
+        assert_eq!(v[1], b"To: b@x\n\nb2\n");
+    }
+
+    #[test]
+    fn crlf_bom_and_mboxrd() {
+        let m = b"\xef\xbb\xbfFrom a@x Mon Jan  1 00:00:00 2024\r\nTo: a@x\r\n\r\n>From x\r\n\r\nFrom b@x Mon Jan  1 00:00:00 2024\r\nTo: b@x\r\n\r\n";
+        let v = msgs(m);
+        assert_eq!(v.len(), 2);
+        assert!(v[0].starts_with(b"To: a@x\r\n"));
+    }
+
+    #[test]
+    fn content_length_wins_over_from_lines_it_covers() {
+        let body = b"From lies@x Mon Jan  1 00:00:00 2024\nSubject: not a header\n\n";
+        let mut m = format!("From a@x Mon Jan  1 00:00:00 2024\nTo: a@x\nContent-Length: {}\n\n", body.len()).into_bytes();
+        m.extend_from_slice(body);
+        m.extend_from_slice(b"\nFrom b@x Mon Jan  1 00:00:00 2024\nTo: b@x\n\nx\n");
+        assert_eq!(msgs(&m).len(), 2);
+        // A Content-Length that does not land on a separator is ignored.
+        let m2 = b"From a@x Mon Jan  1 00:00:00 2024\nTo: a@x\nContent-Length: 3\n\nhello\n\nFrom b@x Mon Jan  1 00:00:00 2024\nTo: b@x\n\n";
+        assert_eq!(msgs(m2).len(), 2);
+    }
+
+    #[test]
+    fn junk_before_first_message_and_truncation() {
+        let m = b"garbage\x00\x01\nFrom a@x Mon Jan  1 00:00:00 2024\nTo: a@x\nCc: b@";
+        let s = split(m, true, true, usize::MAX, usize::MAX);
+        assert_eq!(s.junk, Some((0, 10)));
+        assert_eq!(s.spans.len(), 1);
+        assert_eq!(s.consumed, m.len());
+    }
+
+    #[test]
+    fn partial_window_waits_for_more() {
+        let m = b"From a@x Mon Jan  1 00:00:00 2024\nTo: a@x\n\nbody";
+        let s = split(m, true, false, usize::MAX, usize::MAX);
+        assert!(s.spans.is_empty());
+        assert_eq!(s.consumed, 0);
+    }
+
+    #[test]
+    fn stream_and_map_agree() {
+        let mut m = Vec::new();
+        for i in 0..5000 {
+            m.extend_from_slice(format!("From x@y Mon Jan  1 00:00:00 2024\nTo: r{i}@example.org\n\n{}\n", "z".repeat(i % 3000)).as_bytes());
+        }
+        let mut s = MboxSource::from_reader("-", Box::new(std::io::Cursor::new(m.clone())));
+        let mut n = 0;
+        while let Some(b) = s.next_batch() {
+            n += b.units.len();
+        }
+        assert_eq!(n, 5000);
+        assert_eq!(s.info().size, m.len() as u64);
+    }
+}

@@ -1,0 +1,188 @@
+//! Stage 1: sources. Each source streams its messages as [`Batch`]es of work [`Unit`]s, in a
+//! fixed order, without loading a mailbox into memory. Bytes are only read here and in the
+//! workers that materialise units; nothing is ever written to an input.
+
+pub mod files;
+pub mod imap;
+pub mod mbox;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::warning::Warning;
+
+/// Where a message was found. Its `Display` is the `sources` cell of `messages.csv`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Location {
+    /// Byte offset of the message's `From ` separator line (or first header) in an mbox.
+    Mbox { path: Arc<str>, offset: u64 },
+    /// A message file (Maildir entry, `.eml`, …).
+    File { path: Arc<str> },
+    /// An IMAP message, RFC 5092 style: `imaps://user@host/Folder;UIDVALIDITY=7/;UID=1234`.
+    Imap {
+        mailbox_url: Arc<str>,
+        uidvalidity: u32,
+        uid: u32,
+    },
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Mbox { path, offset } => write!(f, "{path}#{offset}"),
+            Location::File { path } => write!(f, "{path}"),
+            Location::Imap {
+                mailbox_url,
+                uidvalidity,
+                uid,
+            } => write!(f, "{mailbox_url};UIDVALIDITY={uidvalidity}/;UID={uid}"),
+        }
+    }
+}
+
+/// Shared bytes a batch of mbox messages points into.
+pub enum ChunkData {
+    /// A window of a read-only memory map; the window's pages are released when dropped, so a
+    /// multi-GB mbox never stays resident.
+    Mapped {
+        map: Arc<memmap2::Mmap>,
+        start: usize,
+        end: usize,
+    },
+    /// Bytes read from a stream (standard input) or a small file.
+    Owned(Vec<u8>),
+}
+
+impl ChunkData {
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            ChunkData::Mapped { map, start, end } => &map[*start..*end],
+            ChunkData::Owned(v) => v,
+        }
+    }
+}
+
+impl Drop for ChunkData {
+    fn drop(&mut self) {
+        if let ChunkData::Mapped { map, start, end } = self {
+            // Release the pages of this window (whole pages strictly inside it). The mapping is
+            // private and read-only, so this only drops our view; the file is untouched.
+            let page = 4096;
+            let s = start.div_ceil(page) * page;
+            let e = *end / page * page;
+            if e > s {
+                // SAFETY: DONTNEED on a read-only private file mapping discards nothing that
+                // cannot be re-read from the file; no reference into [s, e) outlives this chunk
+                // (every unit of the batch holds an Arc to it).
+                let _ = unsafe {
+                    map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, s, e - s)
+                };
+            }
+        }
+    }
+}
+
+/// One mbox message inside a chunk (offsets relative to the chunk's bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// Start of the message (its `From ` line, if any).
+    pub start: usize,
+    /// Start of the header block (after the `From ` line).
+    pub header_start: usize,
+    /// End of the message (exclusive).
+    pub end: usize,
+}
+
+/// One piece of work for the parser pool.
+pub enum Unit {
+    /// A message inside a chunk of an mbox.
+    Mbox {
+        chunk: Arc<ChunkData>,
+        span: Span,
+        path: Arc<str>,
+        /// File offset of the chunk's first byte.
+        base: u64,
+    },
+    /// A file to read: a message file, or a small mbox found while walking a directory.
+    File { path: PathBuf, size: u64 },
+    /// Header bytes already fetched (IMAP).
+    Fetched(Box<imap::FetchedHeader>),
+}
+
+/// A batch of units, in source order, plus what the source itself noticed.
+#[derive(Default)]
+pub struct Batch {
+    pub units: Vec<Unit>,
+    /// Input bytes this batch covers (progress).
+    pub bytes: u64,
+    pub warnings: Vec<Warning>,
+    pub errors: Vec<InputError>,
+    /// `sha256sum`-style lines for files this source hashed itself (mboxes inside a tree),
+    /// applied to the tree's manifest before this batch's units.
+    pub manifest: Vec<String>,
+}
+
+/// An input that could not be read (at all, or partly).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{location}: {message}")]
+pub struct InputError {
+    pub location: String,
+    pub message: String,
+}
+
+/// What `summary.json` records of one input.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InputInfo {
+    pub path: String,
+    pub kind: &'static str,
+    pub size: u64,
+    /// SHA-256 of the file; for a directory, of its manifest (`sha256sum`-style lines
+    /// `<hex>  <relative path>` sorted by path) so the tree can be re-verified.
+    pub sha256: Option<String>,
+    pub files: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<serde_json::Value>,
+}
+
+/// A stream of batches. Implemented by the mbox, file-tree and IMAP sources.
+pub trait Source: Send {
+    /// The next batch, or `None` when the source is exhausted.
+    fn next_batch(&mut self) -> Option<Batch>;
+    /// Called once after exhaustion, for the summary.
+    fn info(&mut self) -> InputInfo;
+}
+
+/// Open a file-system input: `-` (standard input, as mbox), an mbox file, a message file, or a
+/// directory (Maildir or any tree of message files and mboxes).
+pub fn open_path(arg: &str) -> Result<Box<dyn Source>, InputError> {
+    if arg == "-" {
+        return Ok(Box::new(mbox::MboxSource::stdin()));
+    }
+    let path = Path::new(arg);
+    let meta = std::fs::metadata(path).map_err(|e| InputError {
+        location: arg.to_string(),
+        message: e.to_string(),
+    })?;
+    if meta.is_dir() {
+        return Ok(Box::new(files::TreeSource::new(path)));
+    }
+    if files::sniff_mbox(path).map_err(|e| InputError {
+        location: arg.to_string(),
+        message: e.to_string(),
+    })? {
+        mbox::MboxSource::open(path).map(|s| Box::new(s) as Box<dyn Source>)
+    } else {
+        Ok(Box::new(files::TreeSource::single_file(path, meta.len())))
+    }
+}
+
+/// Hex of a SHA-256 digest.
+pub fn hex(d: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(d.len() * 2);
+    for b in d {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}

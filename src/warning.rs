@@ -1,0 +1,48 @@
+//! Damage found in the input: counted by kind, located, never fatal.
+
+use std::collections::BTreeMap;
+
+/// One problem with the input, where it is, and (optionally) what exactly.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Warning {
+    pub kind: &'static str,
+    pub location: String,
+}
+
+impl Warning {
+    pub fn new(kind: &'static str, location: impl Into<String>) -> Self {
+        Warning {
+            kind,
+            location: location.into(),
+        }
+    }
+}
+
+/// How many locations are kept per kind (counts stay exact beyond it).
+pub const LOCATIONS_KEPT: usize = 1000;
+
+/// Warnings tallied by kind, with the first locations of each.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct WarningTally {
+    #[serde(flatten)]
+    pub by_kind: BTreeMap<&'static str, KindTally>,
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct KindTally {
+    pub count: u64,
+    pub locations: Vec<String>,
+}
+
+impl WarningTally {
+    pub fn add(&mut self, w: Warning) {
+        let t = self.by_kind.entry(w.kind).or_default();
+        t.count += 1;
+        if t.locations.len() < LOCATIONS_KEPT {
+            t.locations.push(w.location);
+        }
+    }
+    pub fn total(&self) -> u64 {
+        self.by_kind.values().map(|t| t.count).sum()
+    }
+}
