@@ -223,13 +223,11 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
     // Incidents, named by first member; messages are already in send order, so incident order
     // is by first send, then Message-ID.
     let mut incident_of_root: BTreeMap<usize, usize> = BTreeMap::new();
-    for i in 0..n {
+    for (i, m) in msgs.iter_mut().enumerate() {
         let r = uf.find(i);
         let next = incident_of_root.len();
-        let inc = *incident_of_root.entry(r).or_insert(next);
-        msgs[i].incident = inc;
-        let f = &msgs[i].finding;
-        msgs[i].reply_all = f.subject_is_reply || !f.parents.is_empty();
+        m.incident = *incident_of_root.entry(r).or_insert(next);
+        m.reply_all = m.finding.subject_is_reply || !m.finding.parents.is_empty();
     }
     // Final message order: by incident, then send order (stable sort keeps send order).
     msgs.sort_by_key(|m| m.incident);
@@ -273,7 +271,9 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
             inc.reply_all += usize::from(m.reply_all);
             for e in &f.exposed {
                 audience.insert(&e.addr);
-                let acc = exposed.entry(&e.addr).or_insert_with(|| ExposureAcc::new(e));
+                let acc = exposed
+                    .entry(&e.addr)
+                    .or_insert_with(|| ExposureAcc::new(e));
                 acc.add(e, f);
                 people
                     .entry(e.addr.clone())
@@ -425,7 +425,9 @@ mod tests {
 
     fn finding(id: &str, date: i64, to: &[&str], parents: &[&str], subject: &str) -> Finding {
         Finding {
-            location: Location::File { path: format!("/m/{id}").into() },
+            location: Location::File {
+                path: format!("/m/{id}").into(),
+            },
             sha256: None,
             size: 1,
             date: Some(date),
@@ -439,12 +441,20 @@ mod tests {
             bcc: 0,
             exposed: to
                 .iter()
-                .map(|a| ExposedAddr { addr: a.to_string(), name: String::new(), fields: 1, internal: false })
+                .map(|a| ExposedAddr {
+                    addr: a.to_string(),
+                    name: String::new(),
+                    fields: 1,
+                    internal: false,
+                })
                 .collect(),
             external: to.len(),
             audience: to.len(),
             bcc_only: Vec::new(),
-            keys: Keys { msgid: Some(id.len() as u64 * 1000 + date as u64), content: None },
+            keys: Keys {
+                msgid: Some(id.len() as u64 * 1000 + date as u64),
+                content: None,
+            },
         }
     }
 
@@ -479,7 +489,10 @@ mod tests {
         let a: Vec<&str> = vec!["a@x.test", "b@x.test"];
         let b: Vec<&str> = vec!["c@x.test", "d@x.test"];
         let r = analyse(
-            vec![finding("p", 100, &a, &[], "Survey"), finding("q", 200, &b, &["p"], "Re: Survey")],
+            vec![
+                finding("p", 100, &a, &[], "Survey"),
+                finding("q", 200, &b, &["p"], "Re: Survey"),
+            ],
             0.8,
         );
         assert_eq!(r.incidents.len(), 1);
@@ -491,7 +504,9 @@ mod tests {
     fn copies_are_merged_with_all_locations() {
         let a: Vec<&str> = vec!["a@x.test"];
         let mut f2 = finding("p", 100, &a, &[], "S");
-        f2.location = Location::File { path: "/other/p".into() };
+        f2.location = Location::File {
+            path: "/other/p".into(),
+        };
         let r = analyse(vec![finding("p", 100, &a, &[], "S"), f2], 0.8);
         assert_eq!(r.messages.len(), 1);
         assert_eq!(r.messages[0].sources, ["/m/p", "/other/p"]);

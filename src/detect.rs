@@ -41,7 +41,10 @@ impl Default for Policy {
 
 /// True when `domain` is `d` or a subdomain of it.
 fn domain_matches(domain: &str, d: &str) -> bool {
-    domain == d || domain.len() > d.len() && domain.ends_with(d) && domain.as_bytes()[domain.len() - d.len() - 1] == b'.'
+    domain == d
+        || domain.len() > d.len()
+            && domain.ends_with(d)
+            && domain.as_bytes()[domain.len() - d.len() - 1] == b'.'
 }
 
 fn domain_of(addr: &str) -> &str {
@@ -60,10 +63,12 @@ impl Policy {
             return true;
         }
         senders.iter().any(|a| {
-            self.senders.iter().any(|rule| match rule.strip_prefix('@') {
-                Some(dom) => domain_matches(domain_of(a), dom),
-                None => a == rule,
-            })
+            self.senders
+                .iter()
+                .any(|rule| match rule.strip_prefix('@') {
+                    Some(dom) => domain_matches(domain_of(a), dom),
+                    None => a == rule,
+                })
         })
     }
 
@@ -189,7 +194,10 @@ mod tests {
 
     #[test]
     fn to_and_cc_are_visible_and_deduplicated() {
-        let (e, ext, aud, _) = run("From: me@police.example\nTo: A@x.test, b@x.test\nCc: a@X.test, c@x.test\n", 1);
+        let (e, ext, aud, _) = run(
+            "From: me@police.example\nTo: A@x.test, b@x.test\nCc: a@X.test, c@x.test\n",
+            1,
+        );
         assert_eq!(e, ["a@x.test", "b@x.test", "c@x.test"]);
         assert_eq!((ext, aud), (3, 3));
     }
@@ -203,7 +211,10 @@ mod tests {
 
     #[test]
     fn undisclosed_recipients_exposes_nobody() {
-        let (e, _, aud, exposing) = run("From: me@police.example\nTo: undisclosed-recipients:;\nBcc: a@x.test, b@x.test\n", 1);
+        let (e, _, aud, exposing) = run(
+            "From: me@police.example\nTo: undisclosed-recipients:;\nBcc: a@x.test, b@x.test\n",
+            1,
+        );
         assert!(e.is_empty());
         assert_eq!(aud, 2);
         assert!(!exposing);
@@ -211,7 +222,10 @@ mod tests {
 
     #[test]
     fn group_members_are_exposed() {
-        let (e, ..) = run("From: me@police.example\nTo: Residents: a@x.test, b@x.test;\n", 1);
+        let (e, ..) = run(
+            "From: me@police.example\nTo: Residents: a@x.test, b@x.test;\n",
+            1,
+        );
         assert_eq!(e, ["a@x.test", "b@x.test"]);
     }
 
@@ -229,7 +243,10 @@ mod tests {
         assert_eq!(c.external, 2);
         assert!(!c.exposing);
         assert!(c.exposed[1].internal, "subdomains are internal");
-        assert!(!c.exposed[3].internal, "a suffix that is not a subdomain is external");
+        assert!(
+            !c.exposed[3].internal,
+            "a suffix that is not a subdomain is external"
+        );
     }
 
     #[test]
@@ -242,7 +259,10 @@ mod tests {
 
     #[test]
     fn one_broken_entry_keeps_the_rest_exposed() {
-        let (e, ..) = run("From: me@police.example\nTo: Doe, John <j@x.test>, k@x.test, <broken@x.test\n", 1);
+        let (e, ..) = run(
+            "From: me@police.example\nTo: Doe, John <j@x.test>, k@x.test, <broken@x.test\n",
+            1,
+        );
         assert_eq!(e, ["j@x.test", "k@x.test", "broken@x.test"]);
     }
 

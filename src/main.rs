@@ -13,7 +13,11 @@ use bccaudit::source::{self, Source};
 use bccaudit::{analysis, export, scan};
 
 #[derive(Parser)]
-#[command(name = "bccaudit", version, about = "Find sent mail that exposed recipients' addresses in To/Cc, and write the lists a data-protection officer needs")]
+#[command(
+    name = "bccaudit",
+    version,
+    about = "Find sent mail that exposed recipients' addresses in To/Cc, and write the lists a data-protection officer needs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -150,7 +154,8 @@ fn policy(a: &ScanArgs) -> Result<Policy> {
     let date = |s: &Option<String>, what: &str| -> Result<Option<i64>> {
         s.as_deref()
             .map(|d| {
-                parse_cli_date(d).with_context(|| format!("--{what} {d:?}: expected YYYY-MM-DD or RFC 3339"))
+                parse_cli_date(d)
+                    .with_context(|| format!("--{what} {d:?}: expected YYYY-MM-DD or RFC 3339"))
             })
             .transpose()
     };
@@ -158,7 +163,9 @@ fn policy(a: &ScanArgs) -> Result<Policy> {
         bail!("--jaccard must be between 0 and 1");
     }
     for s in &a.senders {
-        let ok = s.strip_prefix('@').map_or(s.contains('@'), |d| !d.is_empty() && !d.contains('@'));
+        let ok = s
+            .strip_prefix('@')
+            .map_or(s.contains('@'), |d| !d.is_empty() && !d.contains('@'));
         if !ok {
             bail!("--sender {s:?}: expected an address or @domain");
         }
@@ -167,7 +174,11 @@ fn policy(a: &ScanArgs) -> Result<Policy> {
         internal_domains: a
             .internal_domains
             .iter()
-            .map(|d| d.trim_start_matches('@').trim_end_matches('.').to_lowercase())
+            .map(|d| {
+                d.trim_start_matches('@')
+                    .trim_end_matches('.')
+                    .to_lowercase()
+            })
             .collect(),
         min_exposed: a.min_exposed,
         since: date(&a.since, "since")?,
@@ -228,9 +239,6 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
             Err(e) => open_errors.push(e),
         }
     }
-    for e in &open_errors {
-        eprintln!("bccaudit: cannot read {e}");
-    }
     let opts = scan::ScanOptions {
         policy,
         jobs,
@@ -250,8 +258,8 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
     export::summary::write(&a.out, &export::summary::build(&result, &report, &run))?;
     print_summary(&result, &report, &a, clock.elapsed().as_secs_f64());
 
-    for e in result.errors.iter().skip(0) {
-        eprintln!("bccaudit: unreadable: {e}");
+    for e in &result.errors {
+        eprintln!("bccaudit: could not read {e}");
     }
     Ok(if !result.errors.is_empty() {
         ExitCode::from(2)
@@ -274,7 +282,10 @@ fn print_summary(s: &scan::ScanResult, r: &analysis::Report, a: &ScanArgs, secs:
         secs
     );
     if st.filtered_out > 0 {
-        println!("{} messages were outside --since/--until/--sender.", st.filtered_out);
+        println!(
+            "{} messages were outside --since/--until/--sender.",
+            st.filtered_out
+        );
     }
     if s.warnings.total() > 0 {
         let kinds: Vec<String> = s
@@ -283,7 +294,11 @@ fn print_summary(s: &scan::ScanResult, r: &analysis::Report, a: &ScanArgs, secs:
             .iter()
             .map(|(k, t)| format!("{k} {}", t.count))
             .collect();
-        println!("Warnings: {} ({}); locations in summary.json.", s.warnings.total(), kinds.join(", "));
+        println!(
+            "Warnings: {} ({}); locations in summary.json.",
+            s.warnings.total(),
+            kinds.join(", ")
+        );
     }
     let internal = r.people.iter().filter(|p| p.internal).count();
     println!(
@@ -300,12 +315,22 @@ fn print_summary(s: &scan::ScanResult, r: &analysis::Report, a: &ScanArgs, secs:
         println!(
             "  {}  {}  {:>5} external exposed, {} message(s){}  {:?}{}",
             i.id,
-            i.first_sent.map(rfc3339).map_or("(undated)".to_string(), |d| d[..10].to_string()),
+            i.first_sent
+                .map(rfc3339)
+                .map_or("(undated)".to_string(), |d| d[..10].to_string()),
             i.external,
             i.messages.len(),
-            if i.reply_all > 0 { format!(", {} reply-all", i.reply_all) } else { String::new() },
+            if i.reply_all > 0 {
+                format!(", {} reply-all", i.reply_all)
+            } else {
+                String::new()
+            },
             i.subject.chars().take(60).collect::<String>(),
-            if a.verbose { format!("  from {}", i.senders.join(", ")) } else { String::new() },
+            if a.verbose {
+                format!("  from {}", i.senders.join(", "))
+            } else {
+                String::new()
+            },
         );
     }
     println!(

@@ -120,7 +120,11 @@ enum Msg {
 }
 
 /// Run the whole scan.
-pub fn run(sources: Vec<Box<dyn Source>>, total_bytes: Option<u64>, opts: &ScanOptions) -> ScanResult {
+pub fn run(
+    sources: Vec<Box<dyn Source>>,
+    total_bytes: Option<u64>,
+    opts: &ScanOptions,
+) -> ScanResult {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.max(1))
         .build()
@@ -156,8 +160,13 @@ pub fn run(sources: Vec<Box<dyn Source>>, total_bytes: Option<u64>, opts: &ScanO
                 for line in batch.manifest {
                     c.manifest_line(i, &line);
                 }
-                let results: Vec<UnitResult> =
-                    pool.install(|| batch.units.into_par_iter().map(|u| process_unit(u, opts)).collect());
+                let results: Vec<UnitResult> = pool.install(|| {
+                    batch
+                        .units
+                        .into_par_iter()
+                        .map(|u| process_unit(u, opts))
+                        .collect()
+                });
                 for r in results {
                     c.fold(i, r);
                 }
@@ -380,7 +389,8 @@ fn process_file(path: &Path, opts: &ScanOptions, r: &mut UnitResult) {
                 internal_date: None,
             };
             process_message(raw, opts, r);
-            if let (Some(dir), Some(Outcome::Exposing(f))) = (&opts.evidence_dir, r.outcomes.last()) {
+            if let (Some(dir), Some(Outcome::Exposing(f))) = (&opts.evidence_dir, r.outcomes.last())
+            {
                 if let Err(e) = save_evidence_file(dir, path, f.sha256.as_deref().unwrap_or("")) {
                     r.errors.push(InputError {
                         location: format!("evidence for {shown}"),
@@ -424,18 +434,21 @@ fn key_hash(parts: &[&[u8]]) -> u64 {
 fn process_message(raw: Raw<'_>, opts: &ScanOptions, r: &mut UnitResult) {
     let loc = raw.location.to_string();
     if !raw.terminated {
-        r.warnings.push(Warning::new("header-block-not-terminated", loc.clone()));
+        r.warnings
+            .push(Warning::new("header-block-not-terminated", loc.clone()));
     }
     let env = message::envelope(raw.header);
     for (kind, off) in &env.problems {
-        r.warnings.push(Warning::new(kind, format!("{loc} (header byte {off})")));
+        r.warnings
+            .push(Warning::new(kind, format!("{loc} (header byte {off})")));
     }
     let date = env
         .date_raw
         .and_then(date::parse_header_date)
         .or(raw.internal_date);
     if date.is_none() {
-        r.warnings.push(Warning::new("undated-message", loc.clone()));
+        r.warnings
+            .push(Warning::new("undated-message", loc.clone()));
     }
     let sender_addrs: Vec<&str> = env
         .from
@@ -448,16 +461,23 @@ fn process_message(raw: Raw<'_>, opts: &ScanOptions, r: &mut UnitResult) {
         return;
     }
     if env.to.is_empty() && env.cc.is_empty() && env.from.is_empty() && env.message_id.is_none() {
-        r.warnings.push(Warning::new("no-usable-headers", loc.clone()));
+        r.warnings
+            .push(Warning::new("no-usable-headers", loc.clone()));
     }
     let keys = Keys {
-        msgid: env.message_id.as_deref().map(|m| key_hash(&[b"id", m.as_bytes()])),
+        msgid: env
+            .message_id
+            .as_deref()
+            .map(|m| key_hash(&[b"id", m.as_bytes()])),
         content: date.filter(|_| env.date_raw.is_some()).map(|d| {
             let mut to: Vec<&str> = env.to.iter().map(|a| a.addr.as_str()).collect();
             let mut cc: Vec<&str> = env.cc.iter().map(|a| a.addr.as_str()).collect();
             to.sort_unstable();
             cc.sort_unstable();
-            let subject = env.subject_raw.map(|s| header::unfold(s).trim_ascii().to_vec()).unwrap_or_default();
+            let subject = env
+                .subject_raw
+                .map(|s| header::unfold(s).trim_ascii().to_vec())
+                .unwrap_or_default();
             key_hash(&[
                 b"content",
                 &d.to_le_bytes(),
@@ -484,7 +504,10 @@ fn process_message(raw: Raw<'_>, opts: &ScanOptions, r: &mut UnitResult) {
             });
         }
     }
-    let subject = env.subject_raw.map(text::decode_header_value).unwrap_or_default();
+    let subject = env
+        .subject_raw
+        .map(text::decode_header_value)
+        .unwrap_or_default();
     let subject_is_reply = is_reply_subject(&subject);
     let finding = Finding {
         location: raw.location,
@@ -520,9 +543,11 @@ fn process_message(raw: Raw<'_>, opts: &ScanOptions, r: &mut UnitResult) {
 /// `Re:` and its common translations (AW, SV, R, RIF, Antw, VS, Odp).
 pub fn is_reply_subject(s: &str) -> bool {
     let t = s.trim_start().to_ascii_lowercase();
-    ["re:", "re :", "aw:", "sv:", "r:", "rif:", "antw:", "vs:", "odp:"]
-        .iter()
-        .any(|p| t.starts_with(p))
+    [
+        "re:", "re :", "aw:", "sv:", "r:", "rif:", "antw:", "vs:", "odp:",
+    ]
+    .iter()
+    .any(|p| t.starts_with(p))
 }
 
 #[cfg(test)]

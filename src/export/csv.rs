@@ -32,19 +32,54 @@ where
 }
 
 pub const INCIDENTS_HEADER: &[&str] = &[
-    "incident_id", "first_sent", "last_sent", "messages", "senders", "subject", "exposed",
-    "external", "audience", "reply_all",
+    "incident_id",
+    "first_sent",
+    "last_sent",
+    "messages",
+    "senders",
+    "subject",
+    "exposed",
+    "external",
+    "audience",
+    "reply_all",
 ];
 pub const MESSAGES_HEADER: &[&str] = &[
-    "incident_id", "date", "from", "subject", "message_id", "to", "cc", "bcc", "exposed",
-    "external", "reply_all", "sources", "sha256", "audience", "size",
+    "incident_id",
+    "date",
+    "from",
+    "subject",
+    "message_id",
+    "to",
+    "cc",
+    "bcc",
+    "exposed",
+    "external",
+    "reply_all",
+    "sources",
+    "sha256",
+    "audience",
+    "size",
 ];
 pub const AFFECTED_HEADER: &[&str] = &[
-    "address", "name", "incidents", "messages", "first_exposed", "last_exposed", "max_audience",
-    "incident_ids", "internal",
+    "address",
+    "name",
+    "incidents",
+    "messages",
+    "first_exposed",
+    "last_exposed",
+    "max_audience",
+    "incident_ids",
+    "internal",
 ];
 pub const EXPOSURES_HEADER: &[&str] = &[
-    "incident_id", "address", "name", "field", "first_sent", "messages", "audience", "internal",
+    "incident_id",
+    "address",
+    "name",
+    "field",
+    "first_sent",
+    "messages",
+    "audience",
+    "internal",
 ];
 
 /// Write incidents.csv, messages.csv, affected.csv and exposures.csv.
@@ -140,7 +175,11 @@ pub fn write_all(report: &Report, dir: &Path) -> Result<(), ExportError> {
                 date_cell(e.first_sent),
                 e.messages.to_string(),
                 e.audience.to_string(),
-                internal.get(e.addr.as_str()).copied().unwrap_or(false).to_string(),
+                internal
+                    .get(e.addr.as_str())
+                    .copied()
+                    .unwrap_or(false)
+                    .to_string(),
             ],
         );
     }

@@ -130,14 +130,24 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let out = d.path().join("report");
         prepare_out_dir(&out, false).unwrap();
-        assert_eq!(fs::metadata(&out).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
         write_atomic(&out, "summary.json", b"{}").unwrap();
         assert_eq!(
-            fs::metadata(out.join("summary.json")).unwrap().permissions().mode() & 0o777,
+            fs::metadata(out.join("summary.json"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
             0o600
         );
         assert_eq!(fs::read_dir(&out).unwrap().count(), 1, "no temp file left");
-        assert!(matches!(prepare_out_dir(&out, false), Err(ExportError::Exists(_))));
+        assert!(matches!(
+            prepare_out_dir(&out, false),
+            Err(ExportError::Exists(_))
+        ));
         assert!(prepare_out_dir(&out, true).is_ok());
     }
 }

@@ -141,9 +141,16 @@ pub fn parse_address_list(v: &[u8]) -> AddressList {
                 // Stray closing bracket: ignore.
                 i += 1;
             }
+            b')' => {
+                // Stray closing parenthesis: ignore.
+                i += 1;
+            }
             _ => {
                 let start = i;
-                while i < n && !SPECIALS.contains(&v[i]) && !matches!(v[i], b' ' | b'\t' | b'\r' | b'\n') {
+                while i < n
+                    && !SPECIALS.contains(&v[i])
+                    && !matches!(v[i], b' ' | b'\t' | b'\r' | b'\n')
+                {
                     i += 1;
                 }
                 push_word(&mut e, start..i, last_was_ws);
@@ -300,10 +307,15 @@ fn finish(v: &[u8], e: &mut Entry, out: &mut AddressList) {
                 problem: Problem::BareAddressInPhrase,
                 at,
             });
-            let name = groups
-                .first()
-                .filter(|g| g.start < r.start)
-                .map(|g| g.start..groups.iter().filter(|x| x.end <= r.start).map(|x| x.end).max().unwrap_or(g.end));
+            let name = groups.first().filter(|g| g.start < r.start).map(|g| {
+                g.start
+                    ..groups
+                        .iter()
+                        .filter(|x| x.end <= r.start)
+                        .map(|x| x.end)
+                        .max()
+                        .unwrap_or(g.end)
+            });
             out.mailboxes.push(Mailbox { addr, name });
         }
         None => out.broken.push(Broken {
@@ -350,6 +362,13 @@ pub fn normalize(raw: &[u8]) -> Option<String> {
             }
         }
     }
+    // `'j@x.example'`: apostrophes pasted around an address (Outlook habits) are not part of it.
+    while s.first() == Some(&b'\'') {
+        s.remove(0);
+    }
+    while s.last() == Some(&b'\'') {
+        s.pop();
+    }
     // Obsolete route: @a,@b:local@domain
     if s.first() == Some(&b'@') {
         let colon = memchr::memchr(b':', &s)?;
@@ -360,10 +379,16 @@ pub fn normalize(raw: &[u8]) -> Option<String> {
     if local.is_empty() || domain.is_empty() {
         return None;
     }
-    if s.iter().any(|&b| b < 0x21 || b == 0x7f || b",;:<>()".contains(&b)) && !domain.starts_with(b"[") {
+    if s.iter()
+        .any(|&b| b < 0x21 || b == 0x7f || b",;:<>()".contains(&b))
+        && !domain.starts_with(b"[")
+    {
         return None;
     }
-    if domain.contains(&b'@') || domain.starts_with(b".") || domain.contains(&b'[') && !domain.starts_with(b"[") {
+    if domain.contains(&b'@')
+        || domain.starts_with(b".")
+        || domain.contains(&b'[') && !domain.starts_with(b"[")
+    {
         return None;
     }
     let text = match std::str::from_utf8(&s) {
@@ -418,7 +443,12 @@ mod tests {
         let l = parse_address_list(v.as_bytes());
         l.mailboxes
             .iter()
-            .map(|m| m.name.clone().map(|r| decode_phrase(&v.as_bytes()[r])).unwrap_or_default())
+            .map(|m| {
+                m.name
+                    .clone()
+                    .map(|r| decode_phrase(&v.as_bytes()[r]))
+                    .unwrap_or_default()
+            })
             .collect()
     }
     fn problems(v: &str) -> Vec<Problem> {
@@ -435,7 +465,10 @@ mod tests {
             addrs("a@example.org, B <B@Example.ORG>, \"C, D\" <c@example.org>"),
             vec!["a@example.org", "b@example.org", "c@example.org"]
         );
-        assert_eq!(names("B <b@x.test>, \"Doe, Jane\" <j@x.test>"), vec!["B", "Doe, Jane"]);
+        assert_eq!(
+            names("B <b@x.test>, \"Doe, Jane\" <j@x.test>"),
+            vec!["B", "Doe, Jane"]
+        );
     }
 
     #[test]
@@ -465,7 +498,10 @@ mod tests {
             addrs("A <a@x.example, B <b@x.example>"),
             vec!["a@x.example", "b@x.example"]
         );
-        assert_eq!(problems("A <a@x.example, B <b@x.example>"), vec![Problem::UnclosedAngle]);
+        assert_eq!(
+            problems("A <a@x.example, B <b@x.example>"),
+            vec![Problem::UnclosedAngle]
+        );
     }
 
     #[test]
@@ -487,16 +523,29 @@ mod tests {
 
     #[test]
     fn normalisation() {
-        assert_eq!(addrs("<@route.test,@other.test:Pete@Silly.Test>"), vec!["pete@silly.test"]);
+        assert_eq!(
+            addrs("<@route.test,@other.test:Pete@Silly.Test>"),
+            vec!["pete@silly.test"]
+        );
         assert_eq!(
             addrs("Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>"),
             vec!["pete@silly.test"]
         );
         assert_eq!(addrs("  \"john\"@example.org  "), vec!["john@example.org"]);
+        assert_eq!(
+            addrs("'frank@example.org, x@example.org'"),
+            vec!["frank@example.org", "x@example.org"]
+        );
         assert_eq!(addrs("j@example.org (John Doe)"), vec!["j@example.org"]);
         assert_eq!(names("j@example.org (John Doe)"), vec!["John Doe"]);
-        assert_eq!(addrs("a@example.org,,  ,b@example.org,"), vec!["a@example.org", "b@example.org"]);
-        assert_eq!(addrs("a@example.org,\r\n\tb@example.org"), vec!["a@example.org", "b@example.org"]);
+        assert_eq!(
+            addrs("a@example.org,,  ,b@example.org,"),
+            vec!["a@example.org", "b@example.org"]
+        );
+        assert_eq!(
+            addrs("a@example.org,\r\n\tb@example.org"),
+            vec!["a@example.org", "b@example.org"]
+        );
     }
 
     #[test]
@@ -532,5 +581,15 @@ mod tests {
         let _ = parse_address_list(b"(((( <");
         let _ = parse_address_list(b"<");
         let _ = parse_address_list(b"\\");
+    }
+
+    #[test]
+    fn stray_closing_parenthesis_regression() {
+        // Used to loop forever without advancing.
+        assert_eq!(
+            addrs("a@example.org) , b@example.org"),
+            vec!["a@example.org", "b@example.org"]
+        );
+        assert_eq!(addrs(")"), Vec::<String>::new());
     }
 }

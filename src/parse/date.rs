@@ -52,7 +52,10 @@ pub fn parse_cli_date(s: &str) -> Option<i64> {
     }
     match rest {
         "Z" | "z" | "" => Some(t),
-        off if off.len() == 6 && (off.starts_with('+') || off.starts_with('-')) && &off[3..4] == ":" => {
+        off if off.len() == 6
+            && (off.starts_with('+') || off.starts_with('-'))
+            && &off[3..4] == ":" =>
+        {
             let oh: i64 = off[1..3].parse().ok()?;
             let om: i64 = off[4..6].parse().ok()?;
             let sign = if off.starts_with('+') { 1 } else { -1 };
@@ -101,7 +104,9 @@ mod tests {
     #[test]
     fn header_dates() {
         assert_eq!(
-            parse_header_date(b"Tue, 5 Mar 2024 10:30:00 +0100").map(rfc3339).as_deref(),
+            parse_header_date(b"Tue, 5 Mar 2024 10:30:00 +0100")
+                .map(rfc3339)
+                .as_deref(),
             Some("2024-03-05T09:30:00Z")
         );
         assert_eq!(parse_header_date(b"not a date"), None);
@@ -110,9 +115,14 @@ mod tests {
 
     #[test]
     fn cli_dates_round_trip() {
-        assert_eq!(parse_cli_date("2024-03-05").map(rfc3339).as_deref(), Some("2024-03-05T00:00:00Z"));
         assert_eq!(
-            parse_cli_date("2024-03-05T10:30:00+01:00").map(rfc3339).as_deref(),
+            parse_cli_date("2024-03-05").map(rfc3339).as_deref(),
+            Some("2024-03-05T00:00:00Z")
+        );
+        assert_eq!(
+            parse_cli_date("2024-03-05T10:30:00+01:00")
+                .map(rfc3339)
+                .as_deref(),
             Some("2024-03-05T09:30:00Z")
         );
         assert_eq!(parse_cli_date("2024-13-05"), None);

@@ -139,7 +139,7 @@ pub fn scan_fields(block: &[u8]) -> HeaderScan<'_> {
                     let blank = line.iter().all(|b| matches!(b, b'\r' | b'\n'));
                     // An mbox "From " line at the very start, or ">From " lines, are not headers
                     // but are not damage either.
-                    if !blank && !(pos == 0 && line.starts_with(b"From ")) {
+                    if !(blank || pos == 0 && line.starts_with(b"From ")) {
                         out.malformed_lines += 1;
                         out.first_malformed.get_or_insert(pos);
                     }
@@ -255,6 +255,8 @@ mod tests {
         assert!(starts_with_header_line(b"To : a@b\n"));
         assert!(!starts_with_header_line(b"Hello there: friend\n"));
         assert!(!starts_with_header_line(b"\nTo: x"));
-        assert!(!starts_with_header_line(b"From x@y Sat Jan  1 00:00:00 2000\n"));
+        assert!(!starts_with_header_line(
+            b"From x@y Sat Jan  1 00:00:00 2000\n"
+        ));
     }
 }

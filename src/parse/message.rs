@@ -66,10 +66,8 @@ pub fn envelope(block: &[u8]) -> Envelope<'_> {
             Field::Subject => {
                 env.subject_raw.get_or_insert(f.value);
             }
-            Field::MessageId => {
-                if env.message_id.is_none() {
-                    env.message_id = msg_ids(f.value).into_iter().next();
-                }
+            Field::MessageId if env.message_id.is_none() => {
+                env.message_id = msg_ids(f.value).into_iter().next();
             }
             Field::InReplyTo | Field::References => env.parents.extend(msg_ids(f.value)),
             _ => {}
@@ -112,8 +110,14 @@ mod tests {
             b"From: Me <me@example.org>\nTo: a@example.org\nTO: b@example.org\ncc: c@example.org\nCC: d@example.org\nResent-To: e@example.org\nResent-Cc: f@example.org\nBcc: g@example.org\nMessage-ID: <1@x>\nIn-Reply-To: <0@x>\nReferences: <a@x> <0@x>\n",
         );
         let a = |v: &Vec<Addr>| v.iter().map(|x| x.addr.clone()).collect::<Vec<_>>();
-        assert_eq!(a(&e.to), ["a@example.org", "b@example.org", "e@example.org"]);
-        assert_eq!(a(&e.cc), ["c@example.org", "d@example.org", "f@example.org"]);
+        assert_eq!(
+            a(&e.to),
+            ["a@example.org", "b@example.org", "e@example.org"]
+        );
+        assert_eq!(
+            a(&e.cc),
+            ["c@example.org", "d@example.org", "f@example.org"]
+        );
         assert_eq!(a(&e.bcc), ["g@example.org"]);
         assert_eq!(e.message_id.as_deref(), Some("1@x"));
         assert_eq!(e.parents, ["0@x", "a@x", "0@x"]);

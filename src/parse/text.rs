@@ -35,7 +35,10 @@ mod tests {
 
     #[test]
     fn decodes_encoded_words_and_8bit() {
-        assert_eq!(decode_header_value(b" =?utf-8?q?Caf=C3=A9?= menu"), "Café menu");
+        assert_eq!(
+            decode_header_value(b" =?utf-8?q?Caf=C3=A9?= menu"),
+            "Café menu"
+        );
         assert_eq!(decode_header_value(b"Caf\xe9"), "Café");
         assert_eq!(decode_header_value("Café".as_bytes()), "Café");
         assert_eq!(decode_header_value(b"Hello\r\n world"), "Hello world");

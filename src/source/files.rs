@@ -48,7 +48,9 @@ pub fn sniff_mbox(path: &Path) -> std::io::Result<bool> {
             k => n += k,
         }
     }
-    let h = head[..n].strip_prefix(b"\xef\xbb\xbf").unwrap_or(&head[..n]);
+    let h = head[..n]
+        .strip_prefix(b"\xef\xbb\xbf")
+        .unwrap_or(&head[..n]);
     Ok(h.starts_with(b"From "))
 }
 
@@ -117,9 +119,10 @@ impl TreeSource {
         });
         for (name, path, ft) in entries.into_iter().rev() {
             if ft.is_symlink() {
-                batch
-                    .warnings
-                    .push(Warning::new("symlink-not-followed", path.display().to_string()));
+                batch.warnings.push(Warning::new(
+                    "symlink-not-followed",
+                    path.display().to_string(),
+                ));
             } else if ft.is_dir() {
                 if !(is_maildir && name == "tmp") {
                     self.stack.push((path, true));
@@ -198,7 +201,11 @@ impl Source for TreeSource {
     fn info(&mut self) -> InputInfo {
         InputInfo {
             path: self.root.clone(),
-            kind: if self.is_dir { "directory" } else { "message-file" },
+            kind: if self.is_dir {
+                "directory"
+            } else {
+                "message-file"
+            },
             size: self.bytes,
             sha256: None,
             files: self.files,

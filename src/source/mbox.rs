@@ -75,8 +75,9 @@ pub fn split(data: &[u8], first: bool, at_eof: bool, max_bytes: usize, max_msgs:
         let next = next_separator(data, header_start);
         let end = match next {
             Some(n) => content_length_end(data, header_start, n, at_eof).unwrap_or(n),
-            None if at_eof => content_length_end(data, header_start, data.len(), true)
-                .unwrap_or(data.len()),
+            None if at_eof => {
+                content_length_end(data, header_start, data.len(), true).unwrap_or(data.len())
+            }
             None => break,
         };
         out.spans.push(Span {
@@ -119,10 +120,18 @@ pub fn next_separator(data: &[u8], from: usize) -> Option<usize> {
 /// mboxcl2: when the header block has a `Content-Length` whose body end lands on a separator
 /// (or the end of input), the message ends there, even if `From ` lines inside the body looked
 /// like separators.
-fn content_length_end(data: &[u8], header_start: usize, next: usize, at_eof: bool) -> Option<usize> {
+fn content_length_end(
+    data: &[u8],
+    header_start: usize,
+    next: usize,
+    at_eof: bool,
+) -> Option<usize> {
     let msg = &data[header_start..];
     let (hend, body, terminated) = header::header_end(msg);
-    if !terminated || memmem::find(&msg[..hend], b"ontent-").is_none() && memmem::find(&msg[..hend], b"ONTENT-").is_none() {
+    if !terminated
+        || memmem::find(&msg[..hend], b"ontent-").is_none()
+            && memmem::find(&msg[..hend], b"ONTENT-").is_none()
+    {
         return None;
     }
     let scan = header::scan_fields(&msg[..hend]);
@@ -130,7 +139,13 @@ fn content_length_end(data: &[u8], header_start: usize, next: usize, at_eof: boo
         .fields
         .iter()
         .find(|f| f.field == Field::ContentLength)
-        .and_then(|f| std::str::from_utf8(f.value).ok()?.trim().parse::<usize>().ok())?;
+        .and_then(|f| {
+            std::str::from_utf8(f.value)
+                .ok()?
+                .trim()
+                .parse::<usize>()
+                .ok()
+        })?;
     let end = header_start.checked_add(body)?.checked_add(len)?;
     if end == next {
         return None;
@@ -233,7 +248,7 @@ impl MboxSource {
     }
 
     pub fn stdin() -> MboxSource {
-        MboxSource::from_reader("-", Box::new(std::io::stdin()))
+        MboxSource::from_reader("<stdin>", Box::new(std::io::stdin()))
     }
 
     pub fn from_reader(name: &str, reader: Box<dyn Read + Send>) -> MboxSource {
@@ -331,7 +346,15 @@ impl Source for MboxSource {
                 let mut want = BATCH_BYTES;
                 loop {
                     if !*eof && buf.len() < want {
-                        let filled = fill(reader.as_mut(), buf, want, eof, &mut batch, &self.name, self.pos);
+                        let filled = fill(
+                            reader.as_mut(),
+                            buf,
+                            want,
+                            eof,
+                            &mut batch,
+                            &self.name,
+                            self.pos,
+                        );
                         self.size = self.size.max(self.pos + filled as u64);
                         continue;
                     }
@@ -375,7 +398,10 @@ mod tests {
 
     fn msgs(data: &[u8]) -> Vec<&[u8]> {
         let s = split(data, true, true, usize::MAX, usize::MAX);
-        s.spans.iter().map(|sp| &data[sp.header_start..sp.end]).collect()
+        s.spans
+            .iter()
+            .map(|sp| &data[sp.header_start..sp.end])
+            .collect()
     }
 
     #[test]
@@ -398,7 +424,11 @@ mod tests {
     #[test]
     fn content_length_wins_over_from_lines_it_covers() {
         let body = b"From lies@x Mon Jan  1 00:00:00 2024\nSubject: not a header\n\n";
-        let mut m = format!("From a@x Mon Jan  1 00:00:00 2024\nTo: a@x\nContent-Length: {}\n\n", body.len()).into_bytes();
+        let mut m = format!(
+            "From a@x Mon Jan  1 00:00:00 2024\nTo: a@x\nContent-Length: {}\n\n",
+            body.len()
+        )
+        .into_bytes();
         m.extend_from_slice(body);
         m.extend_from_slice(b"\nFrom b@x Mon Jan  1 00:00:00 2024\nTo: b@x\n\nx\n");
         assert_eq!(msgs(&m).len(), 2);
@@ -428,7 +458,13 @@ mod tests {
     fn stream_and_map_agree() {
         let mut m = Vec::new();
         for i in 0..5000 {
-            m.extend_from_slice(format!("From x@y Mon Jan  1 00:00:00 2024\nTo: r{i}@example.org\n\n{}\n", "z".repeat(i % 3000)).as_bytes());
+            m.extend_from_slice(
+                format!(
+                    "From x@y Mon Jan  1 00:00:00 2024\nTo: r{i}@example.org\n\n{}\n",
+                    "z".repeat(i % 3000)
+                )
+                .as_bytes(),
+            );
         }
         let mut s = MboxSource::from_reader("-", Box::new(std::io::Cursor::new(m.clone())));
         let mut n = 0;

@@ -1,0 +1,88 @@
+//! Helpers for end-to-end tests: run the built binary, read its CSVs.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_bccaudit"))
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Run `bccaudit scan ARGS... --out OUT -q`.
+pub fn scan(args: &[&str], out: &Path) -> Output {
+    bin()
+        .arg("scan")
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .arg("-q")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run bccaudit")
+}
+
+pub type Row = BTreeMap<String, String>;
+
+pub fn csv_rows(path: &Path) -> Vec<Row> {
+    let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let headers = r.headers().unwrap().clone();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            headers
+                .iter()
+                .zip(rec.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+pub fn header(path: &Path) -> Vec<String> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    r.headers().unwrap().iter().map(str::to_string).collect()
+}
+
+pub fn summary(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A message with these headers (CRLF) and a short body.
+pub fn message(
+    from: &str,
+    to: &[String],
+    extra: &str,
+    subject: &str,
+    id: &str,
+    date: &str,
+) -> String {
+    format!(
+        "From: {from}\r\nTo: {}\r\n{extra}Subject: {subject}\r\nMessage-ID: <{id}>\r\nDate: {date}\r\n\r\nHello.\r\n",
+        to.join(",\r\n ")
+    )
+}
+
+/// `n` synthetic people at a reserved domain.
+pub fn people(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}{i}@example.org")).collect()
+}
+
+/// Wrap messages into an mboxo string.
+pub fn mbox(msgs: &[String]) -> String {
+    msgs.iter()
+        .map(|m| format!("From sender@x.test Mon Jan  1 00:00:00 2024\n{m}\n"))
+        .collect()
+}
