@@ -67,6 +67,10 @@ struct ScanArgs {
     /// Save the raw bytes of every exposing message under DIR/evidence/<sha256>.eml.
     #[arg(long)]
     evidence: bool,
+    /// Do not compute the SHA-256 of whole mbox inputs for summary.json (faster on huge files;
+    /// flagged messages are still hashed one by one).
+    #[arg(long)]
+    no_input_hash: bool,
     /// Exit 1 when anything was found (for scheduled audits).
     #[arg(long)]
     fail_on_exposure: bool,
@@ -227,7 +231,7 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
         if is_url(input) {
             bail!("{input}: IMAP sources are not available in this build yet");
         }
-        match source::open_path(input) {
+        match source::open_path(input, !a.no_input_hash) {
             Ok(s) => {
                 match (input.as_str(), std::fs::metadata(input)) {
                     ("-", _) => total = None,

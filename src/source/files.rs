@@ -63,10 +63,12 @@ pub struct TreeSource {
     files: u64,
     bytes: u64,
     is_dir: bool,
+    /// Hash large mboxes found in the tree (message files are always hashed by the workers).
+    hash: bool,
 }
 
 impl TreeSource {
-    pub fn new(root: &Path) -> TreeSource {
+    pub fn new(root: &Path, hash: bool) -> TreeSource {
         TreeSource {
             root: root.display().to_string(),
             stack: vec![(root.to_path_buf(), true)],
@@ -74,6 +76,7 @@ impl TreeSource {
             files: 0,
             bytes: 0,
             is_dir: true,
+            hash,
         }
     }
 
@@ -85,6 +88,7 @@ impl TreeSource {
             files: 0,
             bytes: 0,
             is_dir: false,
+            hash: true,
         }
     }
 
@@ -172,7 +176,7 @@ impl Source for TreeSource {
             self.files += 1;
             self.bytes += size;
             if size >= LARGE_FILE && sniff_mbox(&path).unwrap_or(false) {
-                match MboxSource::open(&path) {
+                match MboxSource::open(&path, self.hash) {
                     Ok(s) => {
                         self.nested = Some(s);
                         if batch.units.is_empty() && batch.manifest.is_empty() {

@@ -200,6 +200,30 @@ fn fill(
     filled
 }
 
+/// SHA-256 of a whole file, from its own read-only mapping, released window by window so no
+/// more than one window stays resident (a read() copy costs more than the hash itself).
+fn hash_file(path: &Path) -> std::io::Result<[u8; 32]> {
+    let f = super::files::open_evidence(path)?;
+    let mut h = Sha256::new();
+    if f.metadata()?.len() == 0 {
+        return Ok(h.finalize().into());
+    }
+    // SAFETY: read-only private mapping of an evidence file nobody is writing.
+    let map = unsafe { memmap2::MmapOptions::new().map(&f) }?;
+    let _ = map.advise(memmap2::Advice::Sequential);
+    const WINDOW: usize = 8 << 20;
+    let mut at = 0;
+    while at < map.len() {
+        let end = (at + WINDOW).min(map.len());
+        h.update(&map[at..end]);
+        // SAFETY: nothing borrows [at, end) any more; the pages can be re-read from the file.
+        let _ =
+            unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, at, end - at) };
+        at = end;
+    }
+    Ok(h.finalize().into())
+}
+
 enum Input {
     Mapped(Arc<memmap2::Mmap>),
     Stream {
@@ -212,6 +236,10 @@ enum Input {
 /// An mbox streamed window by window.
 pub struct MboxSource {
     name: Arc<str>,
+    /// For a file: the whole-file SHA-256, computed on its own thread while the scan runs.
+    file_hash: Option<std::thread::JoinHandle<std::io::Result<[u8; 32]>>>,
+    /// For a stream: hash what passes through (there is no second read).
+    hash_stream: bool,
     input: Input,
     /// Offset in the input of the next unconsumed byte.
     pos: u64,
@@ -223,7 +251,8 @@ pub struct MboxSource {
 }
 
 impl MboxSource {
-    pub fn open(path: &Path) -> Result<MboxSource, InputError> {
+    /// Open a file; with `hash`, its SHA-256 is computed concurrently for the summary.
+    pub fn open(path: &Path, hash: bool) -> Result<MboxSource, InputError> {
         let err = |e: std::io::Error| InputError {
             location: path.display().to_string(),
             message: e.to_string(),
@@ -244,7 +273,13 @@ impl MboxSource {
             let _ = map.advise(memmap2::Advice::Sequential);
             Input::Mapped(Arc::new(map))
         };
-        Ok(MboxSource::new(path.display().to_string(), input, size))
+        let mut s = MboxSource::new(path.display().to_string(), input, size);
+        s.hash_stream = false;
+        if hash {
+            let p = path.to_path_buf();
+            s.file_hash = Some(std::thread::spawn(move || hash_file(&p)));
+        }
+        Ok(s)
     }
 
     pub fn stdin() -> MboxSource {
@@ -280,6 +315,8 @@ impl MboxSource {
     fn new(name: String, input: Input, size: u64) -> MboxSource {
         MboxSource {
             name: name.into(),
+            file_hash: None,
+            hash_stream: true,
             input,
             pos: 0,
             first: true,
@@ -333,7 +370,6 @@ impl Source for MboxSource {
                 }
                 let sp = split(&map[start..], first, true, BATCH_BYTES, BATCH_MESSAGES);
                 let end = start + sp.consumed;
-                self.hasher.update(&map[start..end]);
                 if end >= map.len() {
                     self.done = true;
                 }
@@ -369,7 +405,9 @@ impl Source for MboxSource {
                     }
                     let rest = buf.split_off(sp.consumed);
                     let head = std::mem::replace(buf, rest);
-                    self.hasher.update(&head);
+                    if self.hash_stream {
+                        self.hasher.update(&head);
+                    }
                     if (*eof && buf.is_empty()) || sp.consumed == 0 {
                         self.done = true;
                     }
@@ -380,12 +418,18 @@ impl Source for MboxSource {
     }
 
     fn info(&mut self) -> InputInfo {
-        let digest = std::mem::take(&mut self.hasher).finalize();
+        let sha256 = match self.file_hash.take() {
+            Some(h) => h.join().ok().and_then(|r| r.ok()).map(|d| super::hex(&d)),
+            None if self.hash_stream => {
+                Some(super::hex(&std::mem::take(&mut self.hasher).finalize()))
+            }
+            None => None,
+        };
         InputInfo {
             path: self.name.to_string(),
             kind: "mbox",
             size: self.size.max(self.pos),
-            sha256: Some(super::hex(&digest)),
+            sha256,
             files: 1,
             detail: Some(serde_json::json!({ "messages": self.messages })),
         }

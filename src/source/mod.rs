@@ -155,7 +155,10 @@ pub trait Source: Send {
 
 /// Open a file-system input: `-` (standard input, as mbox), an mbox file, a message file, or a
 /// directory (Maildir or any tree of message files and mboxes).
-pub fn open_path(arg: &str) -> Result<Box<dyn Source>, InputError> {
+///
+/// With `hash`, the SHA-256 of each input file is recorded (for an mbox it is computed on a
+/// thread of its own, concurrently with the scan).
+pub fn open_path(arg: &str, hash: bool) -> Result<Box<dyn Source>, InputError> {
     if arg == "-" {
         return Ok(Box::new(mbox::MboxSource::stdin()));
     }
@@ -165,13 +168,13 @@ pub fn open_path(arg: &str) -> Result<Box<dyn Source>, InputError> {
         message: e.to_string(),
     })?;
     if meta.is_dir() {
-        return Ok(Box::new(files::TreeSource::new(path)));
+        return Ok(Box::new(files::TreeSource::new(path, hash)));
     }
     if files::sniff_mbox(path).map_err(|e| InputError {
         location: arg.to_string(),
         message: e.to_string(),
     })? {
-        mbox::MboxSource::open(path).map(|s| Box::new(s) as Box<dyn Source>)
+        mbox::MboxSource::open(path, hash).map(|s| Box::new(s) as Box<dyn Source>)
     } else {
         Ok(Box::new(files::TreeSource::single_file(path, meta.len())))
     }
