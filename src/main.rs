@@ -1,15 +1,19 @@
 //! The command line: parse arguments, run the library's pipeline, print a short summary.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use bccaudit::detect::Policy;
 use bccaudit::parse::date::{parse_cli_date, rfc3339};
-use bccaudit::source::{self, Source};
+use bccaudit::source::imap::{
+    Auth, Coverage, FolderState, ImapOptions, ImapSource, ImapUrl, State,
+};
+use bccaudit::source::{self, Location, Source};
 use bccaudit::{analysis, export, scan};
 
 #[derive(Parser)]
@@ -127,6 +131,75 @@ struct ImapOpts {
     /// IMAP: reconnect attempts per batch before giving up.
     #[arg(long, default_value_t = 5, value_name = "N")]
     retries: u32,
+    /// IMAP: UIDs per FETCH (the whole response of one FETCH is held in memory).
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    batch_size: usize,
+}
+
+impl ImapOpts {
+    fn resolve(&self, url: &ImapUrl) -> Result<ImapOptions> {
+        if self.insecure {
+            eprintln!(
+                "bccaudit: WARNING: --insecure: the certificate of {} is not verified",
+                url.server()
+            );
+        }
+        if self.connections == 0 || self.batch_size == 0 {
+            bail!("--connections and --batch-size must be at least 1");
+        }
+        Ok(ImapOptions {
+            auth: self.auth(url)?,
+            ca_file: self.ca_file.clone(),
+            insecure: self.insecure,
+            allow_plaintext: self.allow_plaintext,
+            connections: self.connections,
+            timeout: Duration::from_secs(self.timeout.max(1)),
+            retries: self.retries,
+            batch: self.batch_size,
+            folders: self.folders.clone(),
+            all_folders: self.all_folders,
+        })
+    }
+
+    /// Credentials, in this order: --oauth2-token-file, --password-file, BCCAUDIT_IMAP_TOKEN,
+    /// BCCAUDIT_IMAP_PASSWORD, a password in the URL (warned about), a no-echo prompt.
+    fn auth(&self, url: &ImapUrl) -> Result<Auth> {
+        let first_line = |p: &PathBuf, what: &str| -> Result<String> {
+            let s =
+                std::fs::read_to_string(p).with_context(|| format!("{what} {}", p.display()))?;
+            let line = s.lines().next().unwrap_or("").to_string();
+            if line.is_empty() {
+                bail!("{what} {} is empty", p.display());
+            }
+            Ok(line)
+        };
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        if let Some(p) = &self.oauth2_token_file {
+            return Ok(Auth::OAuth2(first_line(p, "--oauth2-token-file")?));
+        }
+        if let Some(p) = &self.password_file {
+            return Ok(Auth::Password(first_line(p, "--password-file")?));
+        }
+        if let Some(t) = env("BCCAUDIT_IMAP_TOKEN") {
+            return Ok(Auth::OAuth2(t));
+        }
+        if let Some(p) = env("BCCAUDIT_IMAP_PASSWORD") {
+            return Ok(Auth::Password(p));
+        }
+        if let Some(p) = &url.password {
+            eprintln!("bccaudit: WARNING: a password in the URL is visible to other users of this machine (process list, shell history); prefer BCCAUDIT_IMAP_PASSWORD or --password-file");
+            return Ok(Auth::Password(p.clone()));
+        }
+        if std::io::stdin().is_terminal() {
+            let p = rpassword::prompt_password(format!("IMAP password for {}: ", url.account()))
+                .context("reading the password")?;
+            return Ok(Auth::Password(p));
+        }
+        bail!(
+            "no IMAP password for {}: set BCCAUDIT_IMAP_PASSWORD, use --password-file, or run on a terminal",
+            url.account()
+        )
+    }
 }
 
 fn main() -> ExitCode {
@@ -224,12 +297,27 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
         None
     };
 
+    let mut state = match &a.imap.state {
+        Some(p) if p.exists() => {
+            let bytes = std::fs::read(p).with_context(|| format!("--state {}", p.display()))?;
+            serde_json::from_slice::<State>(&bytes)
+                .with_context(|| format!("--state {}: not a bccaudit state file", p.display()))?
+        }
+        _ => State::default(),
+    };
     let mut sources: Vec<Box<dyn Source>> = Vec::new();
     let mut open_errors = Vec::new();
     let mut total = Some(0u64);
+    let mut accounts: Vec<(ImapUrl, ImapOptions)> = Vec::new();
     for input in &a.inputs {
         if is_url(input) {
-            bail!("{input}: IMAP sources are not available in this build yet");
+            let url = ImapUrl::parse(input)?;
+            let opts = a.imap.resolve(&url)?;
+            let src = ImapSource::open(url.clone(), opts.clone(), Some(&state))?;
+            accounts.push((url, opts));
+            sources.push(Box::new(src));
+            total = None;
+            continue;
         }
         match source::open_path(input, !a.no_input_hash) {
             Ok(s) => {
@@ -251,8 +339,20 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
     };
     let mut result = scan::run(sources, total, &opts);
     result.errors.splice(0..0, open_errors);
-    let report = analysis::analyse(std::mem::take(&mut result.findings), a.jaccard);
+    let mut report = analysis::analyse(std::mem::take(&mut result.findings), a.jaccard);
+    if let Some(dir) = &opts.evidence_dir {
+        imap_evidence(
+            &mut report,
+            &accounts,
+            &result.inputs,
+            dir,
+            &mut result.errors,
+        );
+    }
     export::csv::write_all(&report, &a.out)?;
+    if let Some(p) = &a.imap.state {
+        save_state(p, &mut state, &accounts, &result.inputs)?;
+    }
     let run = export::summary::RunInfo {
         arguments: recorded_arguments(),
         started,
@@ -343,6 +443,150 @@ fn print_summary(s: &scan::ScanResult, r: &analysis::Report, a: &ScanArgs, secs:
     );
 }
 
-fn run_folders(_a: ImapArgs) -> Result<ExitCode> {
-    bail!("IMAP is not available in this build yet")
+/// The folders each IMAP input covered (from its summary record).
+fn coverage_of(info: &source::InputInfo) -> Vec<Coverage> {
+    info.detail
+        .as_ref()
+        .and_then(|d| d.get("folders"))
+        .and_then(|f| serde_json::from_value(f.clone()).ok())
+        .unwrap_or_default()
+}
+
+/// --evidence for IMAP findings: fetch the whole raw message (BODY.PEEK[]), hash, save.
+fn imap_evidence(
+    report: &mut analysis::Report,
+    accounts: &[(ImapUrl, ImapOptions)],
+    inputs: &[source::InputInfo],
+    dir: &std::path::Path,
+    errors: &mut Vec<source::InputError>,
+) {
+    for (url, opts) in accounts {
+        let root = url.mailbox_url("");
+        let folders: Vec<String> = inputs
+            .iter()
+            .filter(|i| i.kind == "imap" && root.starts_with(&i.path))
+            .flat_map(coverage_of)
+            .map(|c| c.folder)
+            .collect();
+        let mut wanted = Vec::new();
+        for m in &report.messages {
+            if let Location::Imap {
+                mailbox_url,
+                uidvalidity,
+                uid,
+            } = &m.finding.location
+            {
+                if let Some(f) = folders.iter().find(|f| url.mailbox_url(f) == **mailbox_url) {
+                    wanted.push((f.clone(), *uidvalidity, *uid));
+                }
+            }
+        }
+        if wanted.is_empty() {
+            continue;
+        }
+        let bodies = match source::imap::fetch_full(url, opts, &wanted) {
+            Ok(b) => b,
+            Err(e) => {
+                errors.push(source::InputError {
+                    location: format!("evidence from {}", url.server()),
+                    message: e.to_string(),
+                });
+                continue;
+            }
+        };
+        for m in &mut report.messages {
+            for (i, s) in m.sources.iter().enumerate() {
+                let Some((f, uid)) = folders.iter().find_map(|f| {
+                    let prefix = format!("{};UIDVALIDITY=", url.mailbox_url(f));
+                    let rest = s.strip_prefix(&prefix)?;
+                    Some((f.clone(), rest.rsplit_once(";UID=")?.1.parse::<u32>().ok()?))
+                }) else {
+                    continue;
+                };
+                if let Some(body) = bodies.get(&(f, uid)) {
+                    use sha2::Digest;
+                    let sha = source::hex(&sha2::Sha256::digest(body));
+                    if let Err(e) = export::write_evidence(dir, &sha, body) {
+                        errors.push(source::InputError {
+                            location: format!("evidence for {s}"),
+                            message: e.to_string(),
+                        });
+                    }
+                    m.sha256[i] = sha;
+                }
+            }
+        }
+    }
+}
+
+/// Record, per account and folder, the UIDVALIDITY and the highest UID read (complete folders
+/// only), and write the state file owner-only and atomically.
+fn save_state(
+    path: &std::path::Path,
+    state: &mut State,
+    accounts: &[(ImapUrl, ImapOptions)],
+    inputs: &[source::InputInfo],
+) -> Result<()> {
+    for (url, _) in accounts {
+        let root = url.mailbox_url("");
+        for info in inputs
+            .iter()
+            .filter(|i| i.kind == "imap" && root.starts_with(&i.path))
+        {
+            for c in coverage_of(info).into_iter().filter(|c| c.complete) {
+                let entry = state.accounts.entry(url.account()).or_default();
+                let last = c.last_uid.max(c.after_uid);
+                entry.insert(
+                    c.folder,
+                    FolderState {
+                        uidvalidity: c.uidvalidity,
+                        last_uid: last,
+                    },
+                );
+            }
+        }
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .context("--state needs a file name")?
+        .to_string_lossy()
+        .into_owned();
+    let mut bytes = serde_json::to_vec_pretty(state)?;
+    bytes.push(b'\n');
+    export::write_atomic(dir, &name, &bytes).context("--state")?;
+    Ok(())
+}
+
+fn run_folders(a: ImapArgs) -> Result<ExitCode> {
+    let url = ImapUrl::parse(&a.url)?;
+    let opts = a.imap.resolve(&url)?;
+    let mut session = source::imap::connect(&url, &opts)?;
+    let list = source::imap::list_folders(&mut session, &url.server())?;
+    let chosen: Vec<String> = source::imap::choose_folders(&url, &opts, &list)
+        .map(|v| v.into_iter().map(|f| f.name).collect())
+        .unwrap_or_default();
+    println!("{:<40} {:<28} {:>9}  scan", "folder", "flags", "messages");
+    for f in &list {
+        let count = if f.selectable {
+            source::imap::message_count(&mut session, f).map_or("?".to_string(), |n| n.to_string())
+        } else {
+            "-".to_string()
+        };
+        println!(
+            "{:<40} {:<28} {:>9}  {}",
+            f.name,
+            f.flags.join(" "),
+            count,
+            if chosen.contains(&f.name) { "yes" } else { "" }
+        );
+    }
+    if chosen.is_empty() {
+        println!("No Sent folder found: name one with --folder.");
+    }
+    let _ = session.logout();
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,8 @@
 //! Helpers for end-to-end tests: run the built binary, read its CSVs.
 #![allow(dead_code)]
 
+pub mod dovecot;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
