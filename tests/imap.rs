@@ -6,7 +6,7 @@ use common::dovecot::{self, Dovecot};
 use common::*;
 use std::process::{Command, Output, Stdio};
 
-fn run(args: &[&str], server: &Dovecot, password: &str) -> Output {
+fn run(args: &[&str], password: &str) -> Output {
     bin()
         .args(args)
         .env("BCCAUDIT_IMAP_PASSWORD", password)
@@ -28,7 +28,7 @@ fn scan_imap(server: &Dovecot, out: &std::path::Path, extra: &[&str]) -> Output 
         out.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    run(&args, server, dovecot::PASSWORD)
+    run(&args, dovecot::PASSWORD)
 }
 
 /// The shipped sample messages, with a mix of flags.
@@ -147,7 +147,6 @@ fn refused_login_and_untrusted_certificate() {
             "--out",
             out.to_str().unwrap(),
         ],
-        &server,
         "wrong",
     );
     assert_eq!(o.status.code(), Some(2));
@@ -161,27 +160,25 @@ fn refused_login_and_untrusted_certificate() {
     );
     assert!(!err.contains("wrong"), "the password leaked: {err}");
 
-    let o = run(&["folders", &url], &server, dovecot::PASSWORD);
+    let o = run(&["folders", &url], dovecot::PASSWORD);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("certificate"), "{}", stderr(&o));
     let o = run(
         &["folders", &url, "--ca-file", cert.to_str().unwrap()],
-        &server,
         dovecot::PASSWORD,
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let o = run(&["folders", &url, "--insecure"], &server, dovecot::PASSWORD);
+    let o = run(&["folders", &url, "--insecure"], dovecot::PASSWORD);
     assert_eq!(o.status.code(), Some(0));
     assert!(stderr(&o).contains("WARNING: --insecure"));
     // imap:// upgrades with STARTTLS (and verifies the certificate the same way).
     let plain = format!("imap://alice@localhost:{}", server.imap_port);
     let o = run(
         &["folders", &plain, "--ca-file", cert.to_str().unwrap()],
-        &server,
         dovecot::PASSWORD,
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let o = run(&["folders", &plain], &server, dovecot::PASSWORD);
+    let o = run(&["folders", &plain], dovecot::PASSWORD);
     assert_eq!(o.status.code(), Some(2));
 }
 
@@ -199,7 +196,6 @@ fn folders_lists_flags_counts_and_what_scan_reads() {
             "--ca-file",
             cert.to_str().unwrap(),
         ],
-        &server,
         dovecot::PASSWORD,
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
