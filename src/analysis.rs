@@ -275,10 +275,14 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
                     .entry(&e.addr)
                     .or_insert_with(|| ExposureAcc::new(e));
                 acc.add(e, f);
-                people
-                    .entry(e.addr.clone())
-                    .or_insert_with(|| PersonAcc::new(e))
-                    .add(e, f, k);
+                match people.get_mut(&e.addr) {
+                    Some(p) => p.add(e, f, k),
+                    None => {
+                        let mut p = PersonAcc::new(e);
+                        p.add(e, f, k);
+                        people.insert(e.addr.clone(), p);
+                    }
+                }
             }
             for h in &f.bcc_only {
                 audience.insert(h);
@@ -342,6 +346,15 @@ fn best_name(names: &BTreeMap<String, usize>) -> String {
         .unwrap_or_default()
 }
 
+fn count_name(names: &mut BTreeMap<String, usize>, name: &str) {
+    match names.get_mut(name) {
+        Some(n) => *n += 1,
+        None => {
+            names.insert(name.to_string(), 1);
+        }
+    }
+}
+
 fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     match (a, b) {
         (Some(x), Some(y)) => Some(x.min(y)),
@@ -377,7 +390,7 @@ impl ExposureAcc {
         }
     }
     fn add(&mut self, e: &ExposedAddr, f: &Finding) {
-        *self.names.entry(e.name.clone()).or_default() += 1;
+        count_name(&mut self.names, &e.name);
         self.fields |= e.fields;
         self.first = min_opt(self.first, f.date);
         self.messages += 1;
@@ -408,7 +421,7 @@ impl PersonAcc {
         }
     }
     fn add(&mut self, e: &ExposedAddr, f: &Finding, incident: usize) {
-        *self.names.entry(e.name.clone()).or_default() += 1;
+        count_name(&mut self.names, &e.name);
         self.incidents.insert(incident);
         self.messages += 1;
         self.first = min_opt(self.first, f.date);

@@ -337,7 +337,10 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
         progress: !a.quiet,
         evidence_dir,
     };
+    let t_scan = Instant::now();
     let mut result = scan::run(sources, total, &opts);
+    let scan_secs = t_scan.elapsed().as_secs_f64();
+    let t_analysis = Instant::now();
     result.errors.splice(0..0, open_errors);
     let mut report = analysis::analyse(std::mem::take(&mut result.findings), a.jaccard);
     if let Some(dir) = &opts.evidence_dir {
@@ -349,6 +352,8 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
             &mut result.errors,
         );
     }
+    let analysis_secs = t_analysis.elapsed().as_secs_f64();
+    let t_export = Instant::now();
     export::csv::write_all(&report, &a.out)?;
     if let Some(p) = &a.imap.state {
         save_state(p, &mut state, &accounts, &result.inputs)?;
@@ -361,6 +366,12 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
     };
     export::summary::write(&a.out, &export::summary::build(&result, &report, &run))?;
     print_summary(&result, &report, &a, clock.elapsed().as_secs_f64());
+    if a.verbose {
+        println!(
+            "Timings: scan {scan_secs:.2} s, analysis {analysis_secs:.2} s, export {:.2} s.",
+            t_export.elapsed().as_secs_f64()
+        );
+    }
 
     for e in &result.errors {
         eprintln!("bccaudit: could not read {e}");

@@ -127,51 +127,63 @@ pub fn run(
 ) -> ScanResult {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.max(1))
+        .thread_name(|i| format!("bccaudit-parse-{i}"))
         .build()
         .expect("thread pool");
     let bar = progress_bar(opts.progress, total_bytes);
     let (tx, rx) = sync_channel::<Msg>(2);
     let n_inputs = sources.len();
-    let producer = std::thread::spawn(move || {
-        for (i, mut s) in sources.into_iter().enumerate() {
-            while let Some(b) = s.next_batch() {
-                if tx.send(Msg::Batch(i, b)).is_err() {
+    let producer = std::thread::Builder::new()
+        .name("bccaudit-source".into())
+        .spawn(move || {
+            for (i, mut s) in sources.into_iter().enumerate() {
+                while let Some(b) = s.next_batch() {
+                    if tx.send(Msg::Batch(i, b)).is_err() {
+                        return;
+                    }
+                }
+                let info = s.info();
+                drop(s);
+                if tx.send(Msg::Done(i, info)).is_err() {
                     return;
                 }
             }
-            let info = s.info();
-            drop(s);
-            if tx.send(Msg::Done(i, info)).is_err() {
-                return;
-            }
-        }
-    });
+        })
+        .expect("spawn source thread");
 
     let mut c = Collector::new(n_inputs);
+    // Results of the previous batch, folded while the pool parses the next one.
+    let mut pending: Option<(usize, Vec<UnitResult>)> = None;
     for msg in rx {
         match msg {
             Msg::Batch(i, batch) => {
                 bar.inc(batch.bytes);
-                c.stats.bytes += batch.bytes;
-                for w in batch.warnings {
-                    c.warnings.add(w);
-                }
-                c.errors.extend(batch.errors);
-                for line in batch.manifest {
-                    c.manifest_line(i, &line);
-                }
-                let results: Vec<UnitResult> = pool.install(|| {
-                    batch
-                        .units
-                        .into_par_iter()
-                        .map(|u| process_unit(u, opts))
-                        .collect()
+                let units = batch.units;
+                let (_, results) = pool.install(|| {
+                    rayon::join(
+                        || {
+                            c.fold_all(pending.take());
+                            c.stats.bytes += batch.bytes;
+                            for w in batch.warnings {
+                                c.warnings.add(w);
+                            }
+                            c.errors.extend(batch.errors);
+                            for line in batch.manifest {
+                                c.manifest_line(i, &line);
+                            }
+                        },
+                        || {
+                            units
+                                .into_par_iter()
+                                .map(|u| process_unit(u, opts))
+                                .collect::<Vec<_>>()
+                        },
+                    )
                 });
-                for r in results {
-                    c.fold(i, r);
-                }
+                pending = Some((i, results));
             }
             Msg::Done(i, mut info) => {
+                c.fold_all(pending.take());
                 let (hasher, lines, single) = std::mem::take(&mut c.manifests[i]);
                 if info.kind == "directory" {
                     info.sha256 = Some(hex(&hasher.finalize()));
@@ -183,6 +195,7 @@ pub fn run(
             }
         }
     }
+    c.fold_all(pending.take());
     let _ = producer.join();
     bar.finish_and_clear();
     c.stats.unique = c.stats.messages_read - c.stats.duplicates;
@@ -212,6 +225,33 @@ fn progress_bar(enabled: bool, total: Option<u64>) -> indicatif::ProgressBar {
     bar
 }
 
+/// Keys are already SipHash outputs: hashing them again is wasted work.
+#[derive(Default, Clone, Copy)]
+struct KeyHasher;
+
+impl std::hash::BuildHasher for KeyHasher {
+    type Hasher = PassThrough;
+    fn build_hasher(&self) -> PassThrough {
+        PassThrough(0)
+    }
+}
+
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
 /// In-order fold of worker results.
 struct Collector {
     findings: Vec<Finding>,
@@ -219,8 +259,8 @@ struct Collector {
     warnings: WarningTally,
     errors: Vec<InputError>,
     inputs: Vec<InputInfo>,
-    seen_ids: HashSet<u64>,
-    seen_content: HashSet<u64>,
+    seen_ids: HashSet<u64, KeyHasher>,
+    seen_content: HashSet<u64, KeyHasher>,
     /// Per input: manifest hasher, line count, and the hash of a single-file input.
     manifests: Vec<(Sha256, u64, Option<String>)>,
 }
@@ -233,8 +273,8 @@ impl Collector {
             warnings: WarningTally::default(),
             errors: Vec::new(),
             inputs: Vec::new(),
-            seen_ids: HashSet::new(),
-            seen_content: HashSet::new(),
+            seen_ids: HashSet::default(),
+            seen_content: HashSet::default(),
             manifests: (0..n).map(|_| (Sha256::new(), 0, None)).collect(),
         }
     }
@@ -251,6 +291,14 @@ impl Collector {
         let a = k.msgid.is_some_and(|id| !self.seen_ids.insert(id));
         let b = k.content.is_some_and(|c| !self.seen_content.insert(c));
         a || b
+    }
+
+    fn fold_all(&mut self, results: Option<(usize, Vec<UnitResult>)>) {
+        if let Some((input, rs)) = results {
+            for r in rs {
+                self.fold(input, r);
+            }
+        }
     }
 
     fn fold(&mut self, input: usize, r: UnitResult) {

@@ -23,12 +23,11 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
-    let guarded: Vec<String> = cells
-        .into_iter()
-        .map(|c| guard_cell(c.as_ref()).into_owned())
-        .collect();
     // Writing to a Vec cannot fail.
-    let _ = w.write_record(&guarded);
+    for c in cells {
+        let _ = w.write_field(guard_cell(c.as_ref()).as_bytes());
+    }
+    let _ = w.write_record(None::<&[u8]>);
 }
 
 pub const INCIDENTS_HEADER: &[&str] = &[

@@ -25,6 +25,9 @@ pub const BATCH_MESSAGES: usize = 2048;
 
 const BOM: &[u8] = b"\xef\xbb\xbf";
 
+/// A `Content-Length` header is looked for in this many bytes after the separator.
+const CONTENT_LENGTH_WINDOW: usize = 256 << 10;
+
 /// The result of splitting a window.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Split {
@@ -102,7 +105,9 @@ fn line_end(data: &[u8], pos: usize) -> usize {
 
 /// The next valid separator at or after `from` (which is inside a message), if any.
 pub fn next_separator(data: &[u8], from: usize) -> Option<usize> {
-    let finder = memmem::Finder::new(b"From ");
+    static FROM: std::sync::LazyLock<memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memmem::Finder::new(b"From "));
+    let finder = &*FROM;
     let mut at = from;
     while at < data.len() {
         let i = at + finder.find(&data[at..])?;
@@ -126,12 +131,19 @@ fn content_length_end(
     next: usize,
     at_eof: bool,
 ) -> Option<usize> {
+    static LENGTH: std::sync::LazyLock<memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memmem::Finder::new(b"ength:"));
     let msg = &data[header_start..];
+    // Cheap gate: no "…ength:" in the first bytes, no Content-Length header to honour.
+    let window = &msg[..msg
+        .len()
+        .min(next - header_start)
+        .min(CONTENT_LENGTH_WINDOW)];
+    if LENGTH.find(window).is_none() && memmem::find(window, b"ENGTH:").is_none() {
+        return None;
+    }
     let (hend, body, terminated) = header::header_end(msg);
-    if !terminated
-        || memmem::find(&msg[..hend], b"ontent-").is_none()
-            && memmem::find(&msg[..hend], b"ONTENT-").is_none()
-    {
+    if !terminated {
         return None;
     }
     let scan = header::scan_fields(&msg[..hend]);

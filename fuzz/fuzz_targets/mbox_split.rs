@@ -1,0 +1,35 @@
+//! mbox splitting: spans must tile the consumed bytes, in order, whatever the input.
+#![no_main]
+use bccaudit::source::mbox::split;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    for at_eof in [true, false] {
+        let s = split(data, true, at_eof, usize::MAX, usize::MAX);
+        assert!(s.consumed <= data.len());
+        let mut pos = s.junk.map_or(0, |(o, l)| o + l);
+        for sp in &s.spans {
+            assert!(sp.start >= pos, "overlap");
+            assert!(sp.start <= sp.header_start && sp.header_start <= sp.end && sp.end <= data.len());
+            pos = sp.end;
+        }
+        if at_eof {
+            assert_eq!(s.consumed, data.len(), "everything is consumed at the end of input");
+        }
+    }
+    // Small windows must agree with one big one.
+    let whole = split(data, true, true, usize::MAX, usize::MAX);
+    let mut at = 0;
+    let mut ends = Vec::new();
+    let mut first = true;
+    while at < data.len() {
+        let s = split(&data[at..], first, true, 64, 3);
+        if s.consumed == 0 {
+            break;
+        }
+        ends.extend(s.spans.iter().map(|sp| sp.end + at));
+        at += s.consumed;
+        first = false;
+    }
+    assert_eq!(ends, whole.spans.iter().map(|sp| sp.end).collect::<Vec<_>>());
+});
