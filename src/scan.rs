@@ -184,10 +184,9 @@ pub fn run(
             }
             Msg::Done(i, mut info) => {
                 c.fold_all(pending.take());
-                let (hasher, lines, single) = std::mem::take(&mut c.manifests[i]);
+                let (hasher, single) = std::mem::take(&mut c.manifests[i]);
                 if info.kind == "directory" {
                     info.sha256 = Some(hex(&hasher.finalize()));
-                    let _ = lines;
                 } else if info.kind == "message-file" {
                     info.sha256 = single;
                 }
@@ -261,8 +260,8 @@ struct Collector {
     inputs: Vec<InputInfo>,
     seen_ids: HashSet<u64, KeyHasher>,
     seen_content: HashSet<u64, KeyHasher>,
-    /// Per input: manifest hasher, line count, and the hash of a single-file input.
-    manifests: Vec<(Sha256, u64, Option<String>)>,
+    /// Per input: manifest hasher, and the hash of a single-file input.
+    manifests: Vec<(Sha256, Option<String>)>,
 }
 
 impl Collector {
@@ -275,15 +274,14 @@ impl Collector {
             inputs: Vec::new(),
             seen_ids: HashSet::default(),
             seen_content: HashSet::default(),
-            manifests: (0..n).map(|_| (Sha256::new(), 0, None)).collect(),
+            manifests: (0..n).map(|_| (Sha256::new(), None)).collect(),
         }
     }
 
     fn manifest_line(&mut self, i: usize, line: &str) {
-        let m = &mut self.manifests[i];
-        m.0.update(line.as_bytes());
-        m.0.update(b"\n");
-        m.1 += 1;
+        let m = &mut self.manifests[i].0;
+        m.update(line.as_bytes());
+        m.update(b"\n");
     }
 
     /// A message already seen (by Message-ID or by content) is a duplicate.
@@ -306,7 +304,7 @@ impl Collector {
             self.manifest_line(input, &line);
         }
         if r.file_sha256.is_some() {
-            self.manifests[input].2 = r.file_sha256;
+            self.manifests[input].1 = r.file_sha256;
         }
         if r.not_message {
             self.stats.files_skipped_not_message += 1;

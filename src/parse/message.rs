@@ -1,7 +1,7 @@
 //! From a raw header block to an [`Envelope`]: the addresses of every To/Cc/Bcc (and Resent-*)
 //! field, sender, date, subject and threading ids. Display names stay raw until asked for.
 
-use super::address::{parse_address_list, Problem};
+use super::address::parse_address_list;
 use super::header::{scan_fields, unfold, Field};
 
 /// A recipient or sender: normalised address and the raw display name bytes.
@@ -31,10 +31,9 @@ pub struct Envelope<'a> {
 pub fn envelope(block: &[u8]) -> Envelope<'_> {
     let scan = scan_fields(block);
     let mut env = Envelope::default();
+    // One warning per message, located at the first damaged line.
     if let Some(at) = scan.first_malformed {
-        for _ in 0..scan.malformed_lines.min(1) {
-            env.problems.push(("malformed-header-line", at));
-        }
+        env.problems.push(("malformed-header-line", at));
     }
     for f in &scan.fields {
         let list = match f.field {
@@ -49,7 +48,6 @@ pub fn envelope(block: &[u8]) -> Envelope<'_> {
             let parsed = parse_address_list(f.value);
             for b in &parsed.broken {
                 env.problems.push((b.problem.as_str(), f.offset));
-                let _: Problem = b.problem;
             }
             for m in parsed.mailboxes {
                 list.push(Addr {

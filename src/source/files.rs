@@ -80,7 +80,7 @@ impl TreeSource {
         }
     }
 
-    pub fn single_file(path: &Path, _size: u64) -> TreeSource {
+    pub fn single_file(path: &Path) -> TreeSource {
         TreeSource {
             root: path.display().to_string(),
             stack: vec![(path.to_path_buf(), false)],

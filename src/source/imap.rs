@@ -303,7 +303,35 @@ impl Write for Stream {
     }
 }
 
-pub type Session = imap::Session<Stream>;
+/// The connection, shared between the `imap` crate's session (login, LIST, EXAMINE, SEARCH) and
+/// bccaudit's own reader for bulk `UID FETCH` responses ([`fetch_headers`]). Only one of them
+/// uses it at a time, always between complete command/response exchanges.
+#[derive(Debug, Clone)]
+pub struct SharedStream(Arc<Mutex<Stream>>);
+
+impl Read for SharedStream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).read(buf)
+    }
+}
+
+impl Write for SharedStream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).flush()
+    }
+}
+
+pub type Session = imap::Session<SharedStream>;
+
+/// An authenticated connection: the crate's session and the raw stream under it.
+pub struct Conn {
+    pub session: Session,
+    raw: SharedStream,
+    tag: u32,
+}
 
 struct XOAuth2<'a> {
     user: &'a str,
@@ -354,6 +382,11 @@ fn read_line(s: &mut TcpStream) -> std::io::Result<String> {
 
 /// Open one authenticated session.
 pub fn connect(url: &ImapUrl, opts: &ImapOptions) -> Result<Session, ImapError> {
+    connect_raw(url, opts).map(|c| c.session)
+}
+
+/// Open one authenticated connection, keeping a handle on the raw stream.
+pub fn connect_raw(url: &ImapUrl, opts: &ImapOptions) -> Result<Conn, ImapError> {
     let server = url.server();
     let cerr = |message: String| ImapError::Connect {
         server: server.clone(),
@@ -421,7 +454,8 @@ pub fn connect(url: &ImapUrl, opts: &ImapOptions) -> Result<Session, ImapError> 
             }
         }
     };
-    let mut client = imap::Client::new(stream);
+    let raw = SharedStream(Arc::new(Mutex::new(stream)));
+    let mut client = imap::Client::new(raw.clone());
     if url.security == Security::Implicit {
         client.read_greeting().map_err(|e| cerr(e.to_string()))?;
     }
@@ -432,7 +466,7 @@ pub fn connect(url: &ImapUrl, opts: &ImapOptions) -> Result<Session, ImapError> 
         },
         other => cerr(other.to_string()),
     };
-    match &opts.auth {
+    let session = match &opts.auth {
         Auth::Password(p) => client.login(&url.user, p).map_err(|(e, _)| refused(e)),
         Auth::OAuth2(t) => client
             .authenticate(
@@ -443,6 +477,300 @@ pub fn connect(url: &ImapUrl, opts: &ImapOptions) -> Result<Session, ImapError> 
                 },
             )
             .map_err(|(e, _)| refused(e)),
+    }?;
+    Ok(Conn {
+        session,
+        raw,
+        tag: 0,
+    })
+}
+
+/// One message of a header FETCH.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct FetchedItem {
+    pub uid: Option<u32>,
+    pub size: Option<u32>,
+    pub internal_date: Option<i64>,
+    pub header: Option<Vec<u8>>,
+}
+
+/// Reads IMAP responses from the raw stream: lines, and literals by their announced length, each
+/// byte looked at once. (The `imap` crate re-parses a response from its start after every line
+/// while a literal is incomplete, which made header fetches CPU-bound.)
+pub struct ResponseReader {
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl Default for ResponseReader {
+    fn default() -> Self {
+        ResponseReader {
+            buf: Vec::with_capacity(256 << 10),
+            pos: 0,
+        }
+    }
+}
+
+impl ResponseReader {
+    fn fill(&mut self, r: &mut impl Read) -> std::io::Result<()> {
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        let old = self.buf.len();
+        self.buf.resize(old + (256 << 10), 0);
+        let n = loop {
+            match r.read(&mut self.buf[old..]) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                x => break x,
+            }
+        };
+        self.buf.truncate(old + *n.as_ref().unwrap_or(&0));
+        match n {
+            Ok(0) => Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The next line, CRLF excluded.
+    fn line(&mut self, r: &mut impl Read) -> std::io::Result<Vec<u8>> {
+        let mut from = self.pos;
+        loop {
+            if let Some(i) = memchr::memchr(b'\n', &self.buf[from..]) {
+                let end = from + i;
+                let line = self.buf[self.pos..end]
+                    .strip_suffix(b"\r")
+                    .unwrap_or(&self.buf[self.pos..end])
+                    .to_vec();
+                self.pos = end + 1;
+                return Ok(line);
+            }
+            let seen = self.buf.len() - self.pos;
+            self.fill(r)?;
+            from = self.pos + seen;
+        }
+    }
+
+    fn take(&mut self, n: usize, r: &mut impl Read) -> std::io::Result<Vec<u8>> {
+        while self.buf.len() - self.pos < n {
+            self.fill(r)?;
+        }
+        let v = self.buf[self.pos..self.pos + n].to_vec();
+        self.pos += n;
+        Ok(v)
+    }
+
+    /// One whole response: its text with each literal replaced by a `{#k}` marker, and the
+    /// literals.
+    fn response(&mut self, r: &mut impl Read) -> std::io::Result<(Vec<u8>, Vec<Vec<u8>>)> {
+        let mut text = Vec::new();
+        let mut lits = Vec::new();
+        loop {
+            let line = self.line(r)?;
+            match literal_len(&line) {
+                Some((n, open)) => {
+                    text.extend_from_slice(&line[..open]);
+                    text.extend_from_slice(format!("{{#{}}}", lits.len()).as_bytes());
+                    lits.push(self.take(n, r)?);
+                }
+                None => {
+                    text.extend_from_slice(&line);
+                    return Ok((text, lits));
+                }
+            }
+        }
+    }
+}
+
+/// `… {123}` at the end of a line: (123, index of `{`).
+fn literal_len(line: &[u8]) -> Option<(usize, usize)> {
+    let body = line.strip_suffix(b"}")?;
+    let open = memchr::memrchr(b'{', body)?;
+    let digits = &body[open + 1..];
+    if digits.is_empty() || digits.len() > 12 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some((std::str::from_utf8(digits).ok()?.parse().ok()?, open))
+}
+
+/// Parse `* n FETCH (…)` into its items; other responses give `None`.
+pub fn parse_fetch(text: &[u8], lits: &mut [Vec<u8>]) -> Option<FetchedItem> {
+    let rest = text.strip_prefix(b"* ")?;
+    let sp = memchr::memchr(b' ', rest)?;
+    if !rest[..sp].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let rest = &rest[sp + 1..];
+    if rest.len() < 7 || !rest[..7].eq_ignore_ascii_case(b"FETCH (") {
+        return None;
+    }
+    let s = &rest[7..];
+    let mut item = FetchedItem::default();
+    let mut i = 0;
+    let skip_ws = |i: &mut usize| {
+        while *i < s.len() && s[*i] == b' ' {
+            *i += 1;
+        }
+    };
+    loop {
+        skip_ws(&mut i);
+        if i >= s.len() || s[i] == b')' {
+            break;
+        }
+        // Key: an atom, with a bracketed section (which may hold spaces) and a <partial>.
+        let ks = i;
+        let mut depth = 0;
+        while i < s.len() {
+            match s[i] {
+                b'[' => depth += 1,
+                b']' => depth -= 1,
+                b' ' | b'(' | b')' if depth == 0 => break,
+                _ => {}
+            }
+            i += 1;
+        }
+        let key = s[ks..i].to_ascii_uppercase();
+        skip_ws(&mut i);
+        // Value.
+        let vs = i;
+        let value: Value = match s.get(i) {
+            Some(b'(') => {
+                let mut d = 0;
+                while i < s.len() {
+                    match s[i] {
+                        b'(' => d += 1,
+                        b')' => {
+                            d -= 1;
+                            if d == 0 {
+                                i += 1;
+                                break;
+                            }
+                        }
+                        b'"' => i = skip_imap_quoted(s, i) - 1,
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                Value::Other
+            }
+            Some(b'"') => {
+                i = skip_imap_quoted(s, i);
+                Value::Bytes(unquote(&s[vs..i]))
+            }
+            Some(b'{') if s.get(i + 1) == Some(&b'#') => {
+                let close = i + memchr::memchr(b'}', &s[i..])?;
+                let k: usize = std::str::from_utf8(&s[i + 2..close]).ok()?.parse().ok()?;
+                i = close + 1;
+                Value::Bytes(std::mem::take(lits.get_mut(k)?))
+            }
+            _ => {
+                while i < s.len() && s[i] != b' ' && s[i] != b')' {
+                    i += 1;
+                }
+                Value::Atom(&s[vs..i])
+            }
+        };
+        let num = |v: &Value| match v {
+            Value::Atom(a) => std::str::from_utf8(a).ok()?.parse::<u32>().ok(),
+            _ => None,
+        };
+        match key.as_slice() {
+            b"UID" => item.uid = num(&value),
+            b"RFC822.SIZE" => item.size = num(&value),
+            b"INTERNALDATE" => {
+                if let Value::Bytes(b) = &value {
+                    item.internal_date = parse_internaldate(b);
+                }
+            }
+            k if k.starts_with(b"BODY[") => {
+                if let Value::Bytes(b) = value {
+                    item.header = Some(b);
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(item)
+}
+
+enum Value<'a> {
+    Atom(&'a [u8]),
+    Bytes(Vec<u8>),
+    Other,
+}
+
+/// End (exclusive) of a quoted string starting at `i`.
+fn skip_imap_quoted(s: &[u8], i: usize) -> usize {
+    let mut j = i + 1;
+    while j < s.len() {
+        match s[j] {
+            b'\\' => j += 2,
+            b'"' => return j + 1,
+            _ => j += 1,
+        }
+    }
+    s.len()
+}
+
+fn unquote(q: &[u8]) -> Vec<u8> {
+    let inner = q.strip_prefix(b"\"").unwrap_or(q);
+    let inner = inner.strip_suffix(b"\"").unwrap_or(inner);
+    let mut out = Vec::with_capacity(inner.len());
+    let mut it = inner.iter();
+    while let Some(&c) = it.next() {
+        if c == b'\\' {
+            if let Some(&n) = it.next() {
+                out.push(n);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// INTERNALDATE `17-Jul-1996 02:44:25 -0700` to Unix seconds.
+pub fn parse_internaldate(b: &[u8]) -> Option<i64> {
+    let s = std::str::from_utf8(b).ok()?.trim();
+    let (date, rest) = s.split_once(' ')?;
+    let date = date.replace('-', " ");
+    crate::parse::date::parse_header_date(format!("{date} {rest}").as_bytes())
+}
+
+impl Conn {
+    /// `UID FETCH set (UID RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS (…)])`, read with
+    /// [`ResponseReader`]. The folder must already be EXAMINEd.
+    pub fn fetch_headers(
+        &mut self,
+        reader: &mut ResponseReader,
+        set: &str,
+    ) -> Result<Vec<FetchedItem>, String> {
+        self.tag += 1;
+        let tag = format!("bcc{}", self.tag);
+        let cmd = format!("{tag} UID FETCH {set} (UID RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})])\r\n");
+        let mut raw = self.raw.clone();
+        raw.write_all(cmd.as_bytes()).map_err(|e| e.to_string())?;
+        raw.flush().map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        loop {
+            let (text, mut lits) = reader.response(&mut raw).map_err(|e| e.to_string())?;
+            if let Some(rest) = text.strip_prefix(tag.as_bytes()) {
+                let rest = String::from_utf8_lossy(rest);
+                return if rest.trim_start().to_ascii_uppercase().starts_with("OK") {
+                    Ok(out)
+                } else {
+                    Err(format!("UID FETCH refused:{rest}"))
+                };
+            }
+            if let Some(item) = parse_fetch(&text, &mut lits) {
+                if item.uid.is_some() {
+                    out.push(item);
+                }
+            } else if text.starts_with(b"* BYE") {
+                return Err(String::from_utf8_lossy(&text).into_owned());
+            }
+        }
     }
 }
 
@@ -842,7 +1170,8 @@ fn worker(
     shared: &Shared,
     window: usize,
 ) {
-    let mut session: Option<(Session, usize)> = None;
+    let mut session: Option<(Conn, usize)> = None;
+    let mut reader = ResponseReader::default();
     loop {
         let k = shared.next.fetch_add(1, Ordering::SeqCst);
         if k >= items.len() {
@@ -863,6 +1192,7 @@ fn worker(
                 url,
                 opts,
                 &mut session,
+                &mut reader,
                 item,
                 raw,
                 *uidvalidity,
@@ -871,6 +1201,7 @@ fn worker(
                 Ok(r) => break Ok(r),
                 Err(e) => {
                     session = None;
+                    reader = ResponseReader::default();
                     if attempt >= opts.retries {
                         break Err(InputError {
                             location: format!(
@@ -900,15 +1231,17 @@ fn worker(
         g.ready.insert(k, entry);
         shared.cond.notify_all();
     }
-    if let Some((mut s, _)) = session {
-        let _ = s.logout();
+    if let Some((mut c, _)) = session {
+        let _ = c.session.logout();
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn fetch_batch(
     url: &ImapUrl,
     opts: &ImapOptions,
-    session: &mut Option<(Session, usize)>,
+    session: &mut Option<(Conn, usize)>,
+    reader: &mut ResponseReader,
     item: &WorkItem,
     raw_folder: &str,
     uidvalidity: u32,
@@ -917,9 +1250,9 @@ fn fetch_batch(
     if session.as_ref().is_none_or(|(_, f)| *f != item.folder) {
         let mut s = match session.take() {
             Some((s, _)) => s,
-            None => connect(url, opts).map_err(|e| e.to_string())?,
+            None => connect_raw(url, opts).map_err(|e| e.to_string())?,
         };
-        let mb = s.examine(raw_folder).map_err(|e| e.to_string())?;
+        let mb = s.session.examine(raw_folder).map_err(|e| e.to_string())?;
         if mb.uid_validity.unwrap_or(0) != uidvalidity {
             return Err(format!(
                 "UIDVALIDITY of {raw_folder} changed during the scan"
@@ -928,25 +1261,21 @@ fn fetch_batch(
         *session = Some((s, item.folder));
     }
     let (s, _) = session.as_mut().ok_or("no session")?;
-    let query =
-        format!("(UID RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})])");
-    let fetches = s
-        .uid_fetch(uid_set(&item.uids), query)
-        .map_err(|e| e.to_string())?;
+    let fetched = s.fetch_headers(reader, &uid_set(&item.uids))?;
     let mut got: HashMap<u32, FetchedHeader> = HashMap::new();
-    for f in fetches.iter() {
+    for f in fetched {
         let Some(uid) = f.uid else { continue };
         got.insert(
             uid,
             FetchedHeader {
-                header: f.header().map(<[u8]>::to_vec).unwrap_or_default(),
+                header: f.header.unwrap_or_default(),
                 location: Location::Imap {
                     mailbox_url: mailbox_url.clone(),
                     uidvalidity,
                     uid,
                 },
                 size: u64::from(f.size.unwrap_or(0)),
-                internal_date: f.internal_date().map(|d| d.timestamp()),
+                internal_date: f.internal_date,
             },
         );
     }
@@ -1095,6 +1424,39 @@ mod tests {
         ] {
             assert!(ImapUrl::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn fetch_responses_are_read_in_one_pass() {
+        let wire = b"* 1 FETCH (UID 7 RFC822.SIZE 1234 INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" BODY[HEADER.FIELDS (FROM TO)] {25}\r\nTo: a@x.test\r\nFrom: b\r\n\r\n)\r\n* 2 FETCH (FLAGS (\\Seen) UID 8 BODY[HEADER.FIELDS (FROM TO)] \"\" RFC822.SIZE 5)\r\n* 3 EXISTS\r\nbcc1 OK done\r\n";
+        let mut r = ResponseReader::default();
+        let mut src: &[u8] = wire;
+        let (t, mut l) = r.response(&mut src).unwrap();
+        let a = parse_fetch(&t, &mut l).unwrap();
+        assert_eq!(a.uid, Some(7));
+        assert_eq!(a.size, Some(1234));
+        assert_eq!(
+            a.header.as_deref(),
+            Some(&b"To: a@x.test\r\nFrom: b\r\n\r\n"[..])
+        );
+        assert_eq!(
+            a.internal_date.map(crate::parse::date::rfc3339).as_deref(),
+            Some("1996-07-17T09:44:25Z")
+        );
+        let (t, mut l) = r.response(&mut src).unwrap();
+        let b = parse_fetch(&t, &mut l).unwrap();
+        assert_eq!(
+            (b.uid, b.size, b.header.as_deref()),
+            (Some(8), Some(5), Some(&b""[..]))
+        );
+        let (t, mut l) = r.response(&mut src).unwrap();
+        assert!(parse_fetch(&t, &mut l).is_none());
+        let (t, _) = r.response(&mut src).unwrap();
+        assert_eq!(t, b"bcc1 OK done");
+        assert!(
+            r.response(&mut src).is_err(),
+            "end of stream is an error, not a hang"
+        );
     }
 
     #[test]

@@ -503,6 +503,22 @@ mod tests {
     }
 
     #[test]
+    fn gmail_takeout_separators() {
+        let m = b"From 1784556201939491823@xxx Sun Nov 03 10:00:00 +0000 2024\r\nX-GM-THRID: 1784556201939491823\r\nX-Gmail-Labels: Sent\r\nTo: a@x\r\n\r\nbody\r\n\r\nFrom 1784556201939491824@xxx Sun Nov 03 11:00:00 +0000 2024\r\nX-GM-THRID: 1\r\nTo: b@x\r\n\r\n";
+        let v = msgs(m);
+        assert_eq!(v.len(), 2);
+        assert!(v[1].starts_with(b"X-GM-THRID: 1\r\n"));
+    }
+
+    #[test]
+    fn cr_only_mbox() {
+        let m = b"From a@x Mon Jan  1 00:00:00 2024\rTo: a@x\r\rbody\r\rFrom b@x Mon Jan  1 00:00:00 2024\rTo: b@x\r\rbody\r";
+        let v = msgs(m);
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[1], b"To: b@x\r\rbody\r");
+    }
+
+    #[test]
     fn partial_window_waits_for_more() {
         let m = b"From a@x Mon Jan  1 00:00:00 2024\nTo: a@x\n\nbody";
         let s = split(m, true, false, usize::MAX, usize::MAX);

@@ -176,7 +176,7 @@ pub fn open_path(arg: &str, hash: bool) -> Result<Box<dyn Source>, InputError> {
     })? {
         mbox::MboxSource::open(path, hash).map(|s| Box::new(s) as Box<dyn Source>)
     } else {
-        Ok(Box::new(files::TreeSource::single_file(path, meta.len())))
+        Ok(Box::new(files::TreeSource::single_file(path)))
     }
 }
 
