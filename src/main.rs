@@ -316,7 +316,6 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
             let src = ImapSource::open(url.clone(), opts.clone(), Some(&state))?;
             accounts.push((url, opts));
             sources.push(Box::new(src));
-            total = None;
             continue;
         }
         match source::open_path(input, !a.no_input_hash) {

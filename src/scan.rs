@@ -130,7 +130,11 @@ pub fn run(
         .thread_name(|i| format!("bccaudit-parse-{i}"))
         .build()
         .expect("thread pool");
-    let bar = progress_bar(opts.progress, total_bytes);
+    let bar = Progress::new(
+        opts.progress,
+        total_bytes,
+        sources.iter().map(|s| s.folders()).collect(),
+    );
     let (tx, rx) = sync_channel::<Msg>(2);
     let n_inputs = sources.len();
     let producer = std::thread::Builder::new()
@@ -157,7 +161,7 @@ pub fn run(
     for msg in rx {
         match msg {
             Msg::Batch(i, batch) => {
-                bar.inc(batch.bytes);
+                bar.batch(i, &batch);
                 let units = batch.units;
                 let (_, results) = pool.install(|| {
                     rayon::join(
@@ -196,7 +200,7 @@ pub fn run(
     }
     c.fold_all(pending.take());
     let _ = producer.join();
-    bar.finish_and_clear();
+    bar.finish();
     c.stats.unique = c.stats.messages_read - c.stats.duplicates;
     ScanResult {
         findings: c.findings,
@@ -207,21 +211,76 @@ pub fn run(
     }
 }
 
-fn progress_bar(enabled: bool, total: Option<u64>) -> indicatif::ProgressBar {
-    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-    if !enabled {
-        return ProgressBar::hidden();
+/// Progress on stderr: one bar in bytes for file inputs, one bar per IMAP folder in messages.
+/// Hidden with `--quiet` and whenever stderr is not a terminal.
+struct Progress {
+    bytes: indicatif::ProgressBar,
+    /// Per input, per folder.
+    folders: Vec<Vec<indicatif::ProgressBar>>,
+    _multi: indicatif::MultiProgress,
+}
+
+impl Progress {
+    fn new(enabled: bool, total_bytes: Option<u64>, folders: Vec<Vec<(String, u64)>>) -> Progress {
+        use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+        let multi = MultiProgress::with_draw_target(if enabled {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        });
+        let any_files = folders.iter().any(Vec::is_empty);
+        let bytes = if any_files {
+            let (b, template) = match total_bytes {
+                Some(t) => (
+                    ProgressBar::new(t),
+                    "{spinner} files {bytes}/{total_bytes} {binary_bytes_per_sec} [{bar:30}] eta {eta}",
+                ),
+                None => (ProgressBar::new_spinner(), "{spinner} files {bytes} {binary_bytes_per_sec}"),
+            };
+            if let Ok(st) = ProgressStyle::with_template(template) {
+                b.set_style(st.progress_chars("=> "));
+            }
+            multi.add(b)
+        } else {
+            ProgressBar::hidden()
+        };
+        let folders = folders
+            .into_iter()
+            .map(|fs| {
+                fs.into_iter()
+                    .map(|(label, n)| {
+                        let b = multi.add(ProgressBar::new(n));
+                        if let Ok(st) = ProgressStyle::with_template(
+                            "{spinner} {msg} {pos}/{len} messages {per_sec} [{bar:30}] eta {eta}",
+                        ) {
+                            b.set_style(st.progress_chars("=> "));
+                        }
+                        b.set_message(label);
+                        b
+                    })
+                    .collect()
+            })
+            .collect();
+        Progress {
+            bytes,
+            folders,
+            _multi: multi,
+        }
     }
-    let bar = match total {
-        Some(t) => ProgressBar::with_draw_target(Some(t), ProgressDrawTarget::stderr()),
-        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
-    };
-    if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} {bytes}/{total_bytes} {binary_bytes_per_sec} [{bar:30}] eta {eta}",
-    ) {
-        bar.set_style(style.progress_chars("=> "));
+
+    fn batch(&self, input: usize, b: &crate::source::Batch) {
+        match b.folder.and_then(|f| self.folders.get(input)?.get(f)) {
+            Some(bar) => bar.inc(b.units.len() as u64),
+            None => self.bytes.inc(b.bytes),
+        }
     }
-    bar
+
+    fn finish(&self) {
+        self.bytes.finish_and_clear();
+        for b in self.folders.iter().flatten() {
+            b.finish_and_clear();
+        }
+    }
 }
 
 /// Keys are already SipHash outputs: hashing them again is wasted work.

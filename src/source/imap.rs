@@ -1327,11 +1327,19 @@ impl Source for ImapSource {
         }
         batch.warnings.extend(warnings);
         batch.bytes = headers.iter().map(|h| h.size).sum();
+        batch.folder = Some(self.items[k].folder);
         batch.units = headers
             .into_iter()
             .map(|h| Unit::Fetched(Box::new(h)))
             .collect();
         Some(batch)
+    }
+
+    fn folders(&self) -> Vec<(String, u64)> {
+        self.folders
+            .iter()
+            .map(|f| (f.mailbox_url.to_string(), f.coverage.messages))
+            .collect()
     }
 
     fn info(&mut self) -> InputInfo {

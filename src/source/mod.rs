@@ -121,6 +121,8 @@ pub struct Batch {
     /// `sha256sum`-style lines for files this source hashed itself (mboxes inside a tree),
     /// applied to the tree's manifest before this batch's units.
     pub manifest: Vec<String>,
+    /// For sources that count messages per folder (IMAP): which of [`Source::folders`].
+    pub folder: Option<usize>,
 }
 
 /// An input that could not be read (at all, or partly).
@@ -151,6 +153,11 @@ pub trait Source: Send {
     fn next_batch(&mut self) -> Option<Batch>;
     /// Called once after exhaustion, for the summary.
     fn info(&mut self) -> InputInfo;
+    /// Folders whose progress is shown in messages: (label, messages planned). Sources of
+    /// bytes (files) have none and are shown in bytes.
+    fn folders(&self) -> Vec<(String, u64)> {
+        Vec::new()
+    }
 }
 
 /// Open a file-system input: `-` (standard input, as mbox), an mbox file, a message file, or a
