@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::parse::date::rfc3339;
 use crate::scan::{ExposedAddr, Finding};
+use crate::source::Location;
 
 /// Disjoint sets with path halving.
 struct UnionFind(Vec<usize>);
@@ -46,7 +47,7 @@ pub struct Message {
     /// The first copy found (source order).
     pub finding: Finding,
     /// Every location, in source order.
-    pub sources: Vec<String>,
+    pub sources: Vec<Location>,
     /// SHA-256 of each location's bytes, where known (same order as `sources`).
     pub sha256: Vec<String>,
     pub incident: usize,
@@ -127,7 +128,7 @@ fn merge_copies(findings: Vec<Finding>) -> Vec<Message> {
     let mut slot: HashMap<usize, usize> = HashMap::new();
     for (i, f) in findings.into_iter().enumerate() {
         let root = uf.find(i);
-        let loc = f.location.to_string();
+        let loc = f.location.clone();
         let sha = f.sha256.clone().unwrap_or_default();
         match slot.get(&root) {
             Some(&m) => {
@@ -149,7 +150,7 @@ fn merge_copies(findings: Vec<Finding>) -> Vec<Message> {
     out
 }
 
-fn sort_key(m: &Message) -> (bool, i64, String, String) {
+fn sort_key(m: &Message) -> (bool, i64, String, Location) {
     let f = &m.finding;
     (
         f.date.is_none(),
@@ -434,7 +435,6 @@ impl PersonAcc {
 mod tests {
     use super::*;
     use crate::scan::Keys;
-    use crate::source::Location;
 
     fn finding(id: &str, date: i64, to: &[&str], parents: &[&str], subject: &str) -> Finding {
         Finding {
@@ -522,6 +522,11 @@ mod tests {
         };
         let r = analyse(vec![finding("p", 100, &a, &[], "S"), f2], 0.8);
         assert_eq!(r.messages.len(), 1);
-        assert_eq!(r.messages[0].sources, ["/m/p", "/other/p"]);
+        let s: Vec<String> = r.messages[0]
+            .sources
+            .iter()
+            .map(|l| l.to_string())
+            .collect();
+        assert_eq!(s, ["/m/p", "/other/p"]);
     }
 }

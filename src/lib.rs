@@ -11,6 +11,7 @@
 
 pub mod analysis;
 pub mod detect;
+pub mod evidence;
 pub mod export;
 pub mod parse;
 pub mod scan;

@@ -10,10 +10,8 @@ use clap::{Args, Parser, Subcommand};
 
 use bccaudit::detect::Policy;
 use bccaudit::parse::date::{parse_cli_date, rfc3339};
-use bccaudit::source::imap::{
-    Auth, Coverage, FolderState, ImapOptions, ImapSource, ImapUrl, State,
-};
-use bccaudit::source::{self, Location, Source};
+use bccaudit::source::imap::{Auth, ImapOptions, ImapSource, ImapUrl, State};
+use bccaudit::source::{self, Source};
 use bccaudit::{analysis, export, scan};
 
 #[derive(Parser)]
@@ -298,12 +296,8 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
     };
 
     let mut state = match &a.imap.state {
-        Some(p) if p.exists() => {
-            let bytes = std::fs::read(p).with_context(|| format!("--state {}", p.display()))?;
-            serde_json::from_slice::<State>(&bytes)
-                .with_context(|| format!("--state {}: not a bccaudit state file", p.display()))?
-        }
-        _ => State::default(),
+        Some(p) => State::load(p).map_err(|e| anyhow::anyhow!("--state {e}"))?,
+        None => State::default(),
     };
     let mut sources: Vec<Box<dyn Source>> = Vec::new();
     let mut open_errors = Vec::new();
@@ -342,26 +336,39 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
     let t_analysis = Instant::now();
     result.errors.splice(0..0, open_errors);
     let mut report = analysis::analyse(std::mem::take(&mut result.findings), a.jaccard);
+    // Each IMAP account with what its source read (sources are in input order).
+    let imap_inputs: Vec<_> = result
+        .inputs
+        .iter()
+        .filter_map(|i| i.imap.clone())
+        .collect();
+    let accounts: Vec<_> = accounts
+        .into_iter()
+        .zip(imap_inputs)
+        .map(|((u, o), r)| (u, o, r))
+        .collect();
     if let Some(dir) = &opts.evidence_dir {
-        imap_evidence(
-            &mut report,
-            &accounts,
-            &result.inputs,
-            dir,
-            &mut result.errors,
-        );
+        let errors = bccaudit::evidence::fetch_imap(&mut report, &accounts, dir);
+        result.errors.extend(errors);
     }
     let analysis_secs = t_analysis.elapsed().as_secs_f64();
     let t_export = Instant::now();
     export::csv::write_all(&report, &a.out)?;
     if let Some(p) = &a.imap.state {
-        save_state(p, &mut state, &accounts, &result.inputs)?;
+        for (_, _, record) in &accounts {
+            state.record(record);
+        }
+        let dir = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        let name = p.file_name().context("--state needs a file name")?;
+        export::write_atomic(dir, &name.to_string_lossy(), &state.to_json()).context("--state")?;
     }
     let run = export::summary::RunInfo {
         arguments: recorded_arguments(),
         started,
         finished: now(),
-        extra: Default::default(),
     };
     export::summary::write(&a.out, &export::summary::build(&result, &report, &run))?;
     print_summary(&result, &report, &a, clock.elapsed().as_secs_f64());
@@ -451,124 +458,6 @@ fn print_summary(s: &scan::ScanResult, r: &analysis::Report, a: &ScanArgs, secs:
         "Reports in {}: incidents.csv messages.csv affected.csv exposures.csv summary.json",
         a.out.display()
     );
-}
-
-/// The folders each IMAP input covered (from its summary record).
-fn coverage_of(info: &source::InputInfo) -> Vec<Coverage> {
-    info.detail
-        .as_ref()
-        .and_then(|d| d.get("folders"))
-        .and_then(|f| serde_json::from_value(f.clone()).ok())
-        .unwrap_or_default()
-}
-
-/// --evidence for IMAP findings: fetch the whole raw message (BODY.PEEK[]), hash, save.
-fn imap_evidence(
-    report: &mut analysis::Report,
-    accounts: &[(ImapUrl, ImapOptions)],
-    inputs: &[source::InputInfo],
-    dir: &std::path::Path,
-    errors: &mut Vec<source::InputError>,
-) {
-    for (url, opts) in accounts {
-        let root = url.mailbox_url("");
-        let folders: Vec<String> = inputs
-            .iter()
-            .filter(|i| i.kind == "imap" && root.starts_with(&i.path))
-            .flat_map(coverage_of)
-            .map(|c| c.folder)
-            .collect();
-        let mut wanted = Vec::new();
-        for m in &report.messages {
-            if let Location::Imap {
-                mailbox_url,
-                uidvalidity,
-                uid,
-            } = &m.finding.location
-            {
-                if let Some(f) = folders.iter().find(|f| url.mailbox_url(f) == **mailbox_url) {
-                    wanted.push((f.clone(), *uidvalidity, *uid));
-                }
-            }
-        }
-        if wanted.is_empty() {
-            continue;
-        }
-        let bodies = match source::imap::fetch_full(url, opts, &wanted) {
-            Ok(b) => b,
-            Err(e) => {
-                errors.push(source::InputError {
-                    location: format!("evidence from {}", url.server()),
-                    message: e.to_string(),
-                });
-                continue;
-            }
-        };
-        for m in &mut report.messages {
-            for (i, s) in m.sources.iter().enumerate() {
-                let Some((f, uid)) = folders.iter().find_map(|f| {
-                    let prefix = format!("{};UIDVALIDITY=", url.mailbox_url(f));
-                    let rest = s.strip_prefix(&prefix)?;
-                    Some((f.clone(), rest.rsplit_once(";UID=")?.1.parse::<u32>().ok()?))
-                }) else {
-                    continue;
-                };
-                if let Some(body) = bodies.get(&(f, uid)) {
-                    use sha2::Digest;
-                    let sha = source::hex(&sha2::Sha256::digest(body));
-                    if let Err(e) = export::write_evidence(dir, &sha, body) {
-                        errors.push(source::InputError {
-                            location: format!("evidence for {s}"),
-                            message: e.to_string(),
-                        });
-                    }
-                    m.sha256[i] = sha;
-                }
-            }
-        }
-    }
-}
-
-/// Record, per account and folder, the UIDVALIDITY and the highest UID read (complete folders
-/// only), and write the state file owner-only and atomically.
-fn save_state(
-    path: &std::path::Path,
-    state: &mut State,
-    accounts: &[(ImapUrl, ImapOptions)],
-    inputs: &[source::InputInfo],
-) -> Result<()> {
-    for (url, _) in accounts {
-        let root = url.mailbox_url("");
-        for info in inputs
-            .iter()
-            .filter(|i| i.kind == "imap" && root.starts_with(&i.path))
-        {
-            for c in coverage_of(info).into_iter().filter(|c| c.complete) {
-                let entry = state.accounts.entry(url.account()).or_default();
-                let last = c.last_uid.max(c.after_uid);
-                entry.insert(
-                    c.folder,
-                    FolderState {
-                        uidvalidity: c.uidvalidity,
-                        last_uid: last,
-                    },
-                );
-            }
-        }
-    }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => std::path::Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .context("--state needs a file name")?
-        .to_string_lossy()
-        .into_owned();
-    let mut bytes = serde_json::to_vec_pretty(state)?;
-    bytes.push(b'\n');
-    export::write_atomic(dir, &name, &bytes).context("--state")?;
-    Ok(())
 }
 
 fn run_folders(a: ImapArgs) -> Result<ExitCode> {

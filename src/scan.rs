@@ -496,7 +496,9 @@ fn process_file(path: &Path, opts: &ScanOptions, r: &mut UnitResult) {
             process_message(raw, opts, r);
             if let (Some(dir), Some(Outcome::Exposing(f))) = (&opts.evidence_dir, r.outcomes.last())
             {
-                if let Err(e) = save_evidence_file(dir, path, f.sha256.as_deref().unwrap_or("")) {
+                if let Err(e) =
+                    crate::evidence::save_file(dir, path, f.sha256.as_deref().unwrap_or(""))
+                {
                     r.errors.push(InputError {
                         location: format!("evidence for {shown}"),
                         message: e.to_string(),
@@ -518,13 +520,6 @@ fn process_file(path: &Path, opts: &ScanOptions, r: &mut UnitResult) {
             }
         }
     }
-}
-
-fn save_evidence_file(dir: &Path, src: &Path, sha: &str) -> std::io::Result<()> {
-    let mut f = crate::source::files::open_evidence(src)?;
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut f, &mut bytes)?;
-    crate::export::write_evidence(dir, sha, &bytes)
 }
 
 fn key_hash(parts: &[&[u8]]) -> u64 {

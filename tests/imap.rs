@@ -120,8 +120,8 @@ fn imap_scan_matches_mbox_and_leaves_flags_untouched() {
     let summary = std::fs::read_to_string(d.path().join("imap/summary.json")).unwrap();
     assert!(!summary.contains(dovecot::PASSWORD));
     let s = summary_json(&d.path().join("imap"));
-    assert_eq!(s["inputs"][0]["detail"]["folders"][0]["folder"], "Sent");
-    assert_eq!(s["inputs"][0]["detail"]["folders"][0]["messages"], 16);
+    assert_eq!(s["inputs"][0]["imap"]["folders"][0]["folder"], "Sent");
+    assert_eq!(s["inputs"][0]["imap"]["folders"][0]["messages"], 16);
 }
 
 fn summary_json(dir: &std::path::Path) -> serde_json::Value {
@@ -297,7 +297,7 @@ fn server_process_killed_mid_scan_then_scan_completes_counting_each_message_once
     assert_eq!(s["counts"]["unique"], n);
     assert_eq!(s["counts"]["duplicates"], 0);
     assert!(
-        s["inputs"][0]["detail"]["reconnects"].as_u64().unwrap() >= 1,
+        s["inputs"][0]["imap"]["reconnects"].as_u64().unwrap() >= 1,
         "{}",
         s["inputs"][0]
     );
@@ -330,7 +330,7 @@ fn state_second_run_reads_only_new_messages() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let s = summary(&d.path().join("r2"));
     assert_eq!(s["counts"]["messages_read"], 7);
-    let cov = &s["inputs"][0]["detail"]["folders"][0];
+    let cov = &s["inputs"][0]["imap"]["folders"][0];
     assert_eq!(
         (
             cov["after_uid"].as_u64(),

@@ -122,7 +122,11 @@ pub fn write_all(report: &Report, dir: &Path) -> Result<(), ExportError> {
                 f.exposed.len().to_string(),
                 f.external.to_string(),
                 m.reply_all.to_string(),
-                m.sources.join(" | "),
+                m.sources
+                    .iter()
+                    .map(|l| l.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" | "),
                 m.sha256.join(" | "),
                 f.audience.to_string(),
                 f.size.to_string(),

@@ -9,13 +9,11 @@ pub struct RunInfo {
     pub arguments: Vec<String>,
     pub started: i64,
     pub finished: i64,
-    /// Anything a source wants recorded (IMAP UID ranges covered, …).
-    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 pub fn build(scan: &ScanResult, report: &Report, run: &RunInfo) -> serde_json::Value {
     let internal = report.people.iter().filter(|p| p.internal).count();
-    let mut v = serde_json::json!({
+    serde_json::json!({
         "tool": "bccaudit",
         "version": env!("CARGO_PKG_VERSION"),
         "arguments": run.arguments,
@@ -40,13 +38,7 @@ pub fn build(scan: &ScanResult, report: &Report, run: &RunInfo) -> serde_json::V
         },
         "warnings": scan.warnings,
         "errors": scan.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
-    });
-    if let Some(o) = v.as_object_mut() {
-        for (k, x) in &run.extra {
-            o.insert(k.clone(), x.clone());
-        }
-    }
-    v
+    })
 }
 
 pub fn write(dir: &Path, value: &serde_json::Value) -> Result<(), ExportError> {

@@ -214,6 +214,7 @@ impl Source for TreeSource {
             sha256: None,
             files: self.files,
             detail: None,
+            imap: None,
         }
     }
 }

@@ -972,10 +972,22 @@ pub fn uid_set(uids: &[u32]) -> String {
     out
 }
 
-/// What was read of one folder (recorded in summary.json and in `--state`).
+/// What was read of one account (recorded in summary.json, and in `--state`).
+#[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
+pub struct ImapRecord {
+    /// `user@host:port`.
+    pub account: String,
+    pub folders: Vec<Coverage>,
+    /// Connections reopened after a failure.
+    pub reconnects: u64,
+}
+
+/// What was read of one folder.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Coverage {
     pub folder: String,
+    /// RFC 5092 URL of the folder (the prefix of its messages' locations).
+    pub mailbox_url: String,
     pub uidvalidity: u32,
     /// UIDs read: first and last (0, 0 when none).
     pub first_uid: u32,
@@ -999,6 +1011,38 @@ pub struct State {
 pub struct FolderState {
     pub uidvalidity: u32,
     pub last_uid: u32,
+}
+
+impl State {
+    /// Read a state file; a missing file is an empty state.
+    pub fn load(path: &std::path::Path) -> Result<State, String> {
+        match std::fs::read(path) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map_err(|e| format!("{}: not a bccaudit state file ({e})", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    }
+
+    /// Remember, per folder read completely, its UIDVALIDITY and the highest UID read.
+    pub fn record(&mut self, r: &ImapRecord) {
+        let account = self.accounts.entry(r.account.clone()).or_default();
+        for c in r.folders.iter().filter(|c| c.complete) {
+            account.insert(
+                c.folder.clone(),
+                FolderState {
+                    uidvalidity: c.uidvalidity,
+                    last_uid: c.last_uid.max(c.after_uid),
+                },
+            );
+        }
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).unwrap_or_default();
+        v.push(b'\n');
+        v
+    }
 }
 
 struct WorkItem {
@@ -1104,6 +1148,7 @@ impl ImapSource {
             folders.push(PlannedFolder {
                 coverage: Coverage {
                     folder: f.name.clone(),
+                    mailbox_url: mailbox_url.to_string(),
                     uidvalidity,
                     first_uid: uids.first().copied().unwrap_or(0),
                     last_uid: uids.last().copied().unwrap_or(0),
@@ -1352,10 +1397,12 @@ impl Source for ImapSource {
             size: 0,
             sha256: None,
             files: 0,
-            detail: Some(serde_json::json!({
-                "folders": self.coverage(),
-                "reconnects": self.shared.reconnects.load(Ordering::Relaxed),
-            })),
+            detail: None,
+            imap: Some(ImapRecord {
+                account: self.url.account(),
+                folders: self.coverage(),
+                reconnects: self.shared.reconnects.load(Ordering::Relaxed),
+            }),
         }
     }
 }

@@ -444,6 +444,7 @@ impl Source for MboxSource {
             sha256,
             files: 1,
             detail: Some(serde_json::json!({ "messages": self.messages })),
+            imap: None,
         }
     }
 }

@@ -145,6 +145,9 @@ pub struct InputInfo {
     pub files: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<serde_json::Value>,
+    /// For an IMAP input: the account, and the folders and UID ranges read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imap: Option<imap::ImapRecord>,
 }
 
 /// A stream of batches. Implemented by the mbox, file-tree and IMAP sources.
