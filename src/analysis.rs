@@ -11,6 +11,7 @@
 //!   subject starts with `Re:` or a translation), i.e. someone answered to the whole list.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use crate::parse::date::rfc3339;
 use crate::scan::{ExposedAddr, Finding};
@@ -71,7 +72,7 @@ pub struct Incident {
 
 #[derive(Debug, Clone)]
 pub struct Person {
-    pub addr: String,
+    pub addr: Arc<str>,
     pub name: String,
     pub internal: bool,
     /// Incident indices, ascending.
@@ -85,8 +86,9 @@ pub struct Person {
 #[derive(Debug, Clone)]
 pub struct Exposure {
     pub incident: usize,
-    pub addr: String,
+    pub addr: Arc<str>,
     pub name: String,
+    pub internal: bool,
     pub field: &'static str,
     pub first_sent: Option<i64>,
     pub messages: usize,
@@ -177,7 +179,7 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
                 .iter()
                 .map(|e| {
                     let next = ids.len() as u32;
-                    *ids.entry(e.addr.as_str()).or_insert(next)
+                    *ids.entry(&*e.addr).or_insert(next)
                 })
                 .collect();
             v.sort_unstable();
@@ -253,7 +255,7 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
         incidents[m.incident].messages.push(idx);
     }
 
-    let mut people: BTreeMap<String, PersonAcc> = BTreeMap::new();
+    let mut people: BTreeMap<Arc<str>, PersonAcc> = BTreeMap::new();
     let mut exposures: Vec<Exposure> = Vec::new();
     for (k, inc) in incidents.iter_mut().enumerate() {
         let mut exposed: BTreeMap<&str, ExposureAcc> = BTreeMap::new();
@@ -271,12 +273,12 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
             }
             inc.reply_all += usize::from(m.reply_all);
             for e in &f.exposed {
-                audience.insert(&e.addr);
+                audience.insert(&*e.addr);
                 let acc = exposed
-                    .entry(&e.addr)
+                    .entry(&*e.addr)
                     .or_insert_with(|| ExposureAcc::new(e));
                 acc.add(e, f);
-                match people.get_mut(&e.addr) {
+                match people.get_mut(&*e.addr) {
                     Some(p) => p.add(e, f, k),
                     None => {
                         let mut p = PersonAcc::new(e);
@@ -293,11 +295,12 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
         inc.exposed = exposed.len();
         inc.external = exposed.values().filter(|a| !a.internal).count();
         inc.audience = audience.len();
-        for (addr, acc) in exposed {
+        for acc in exposed.into_values() {
             exposures.push(Exposure {
                 incident: k,
-                addr: addr.to_string(),
+                addr: acc.addr,
                 name: best_name(&acc.names),
+                internal: acc.internal,
                 field: label(acc.fields),
                 first_sent: acc.first,
                 messages: acc.messages,
@@ -312,7 +315,7 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
             addr,
             name: best_name(&a.names),
             internal: a.internal,
-            incidents: a.incidents.into_iter().collect(),
+            incidents: a.incidents,
             messages: a.messages,
             first_exposed: a.first,
             last_exposed: a.last,
@@ -329,7 +332,7 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
 
 fn label(fields: u8) -> &'static str {
     ExposedAddr {
-        addr: String::new(),
+        addr: "".into(),
         name: String::new(),
         fields,
         internal: false,
@@ -337,22 +340,27 @@ fn label(fields: u8) -> &'static str {
     .field_label()
 }
 
+/// Display names seen for one address, with counts. Almost always zero or one name, so a
+/// small vector (a map would allocate a whole node per person).
+type Names = Vec<(String, usize)>;
+
 /// The most frequent non-empty display name; ties go to the alphabetically first.
-fn best_name(names: &BTreeMap<String, usize>) -> String {
+fn best_name(names: &Names) -> String {
     names
         .iter()
         .filter(|(n, _)| !n.is_empty())
-        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
         .map(|(n, _)| n.clone())
         .unwrap_or_default()
 }
 
-fn count_name(names: &mut BTreeMap<String, usize>, name: &str) {
-    match names.get_mut(name) {
-        Some(n) => *n += 1,
-        None => {
-            names.insert(name.to_string(), 1);
-        }
+fn count_name(names: &mut Names, name: &str) {
+    if name.is_empty() {
+        return;
+    }
+    match names.iter_mut().find(|(n, _)| n == name) {
+        Some((_, c)) => *c += 1,
+        None => names.push((name.to_string(), 1)),
     }
 }
 
@@ -371,7 +379,8 @@ fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
 }
 
 struct ExposureAcc {
-    names: BTreeMap<String, usize>,
+    addr: Arc<str>,
+    names: Names,
     fields: u8,
     first: Option<i64>,
     messages: usize,
@@ -382,7 +391,8 @@ struct ExposureAcc {
 impl ExposureAcc {
     fn new(e: &ExposedAddr) -> Self {
         ExposureAcc {
-            names: BTreeMap::new(),
+            addr: e.addr.clone(),
+            names: Names::new(),
             fields: 0,
             first: None,
             messages: 0,
@@ -400,9 +410,10 @@ impl ExposureAcc {
 }
 
 struct PersonAcc {
-    names: BTreeMap<String, usize>,
+    names: Names,
     internal: bool,
-    incidents: BTreeSet<usize>,
+    /// Ascending: incidents are visited in order.
+    incidents: Vec<usize>,
     messages: usize,
     first: Option<i64>,
     last: Option<i64>,
@@ -412,9 +423,9 @@ struct PersonAcc {
 impl PersonAcc {
     fn new(e: &ExposedAddr) -> Self {
         PersonAcc {
-            names: BTreeMap::new(),
+            names: Names::new(),
             internal: e.internal,
-            incidents: BTreeSet::new(),
+            incidents: Vec::new(),
             messages: 0,
             first: None,
             last: None,
@@ -423,7 +434,9 @@ impl PersonAcc {
     }
     fn add(&mut self, e: &ExposedAddr, f: &Finding, incident: usize) {
         count_name(&mut self.names, &e.name);
-        self.incidents.insert(incident);
+        if self.incidents.last() != Some(&incident) {
+            self.incidents.push(incident);
+        }
         self.messages += 1;
         self.first = min_opt(self.first, f.date);
         self.last = max_opt(self.last, f.date);
@@ -455,7 +468,7 @@ mod tests {
             exposed: to
                 .iter()
                 .map(|a| ExposedAddr {
-                    addr: a.to_string(),
+                    addr: (*a).into(),
                     name: String::new(),
                     fields: 1,
                     internal: false,
@@ -493,7 +506,11 @@ mod tests {
         assert_eq!(r.incidents[0].subject, "Meeting");
         assert_eq!(r.incidents[0].exposed, 10);
         assert_eq!(r.people.len(), 20);
-        let p0 = &r.people[r.people.iter().position(|p| p.addr == "r0@x.test").unwrap()];
+        let p0 = &r.people[r
+            .people
+            .iter()
+            .position(|p| &*p.addr == "r0@x.test")
+            .unwrap()];
         assert_eq!((p0.messages, p0.incidents.len()), (2, 1));
     }
 

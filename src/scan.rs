@@ -20,7 +20,8 @@ use crate::warning::{Warning, WarningTally};
 /// One exposed address of a finding, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExposedAddr {
-    pub addr: String,
+    /// Shared by every report row about this person (a 5 GB scan can expose 100,000s).
+    pub addr: std::sync::Arc<str>,
     pub name: String,
     /// [`IN_TO`] | [`IN_CC`].
     pub fields: u8,
@@ -629,7 +630,7 @@ fn process_message(raw: Raw<'_>, opts: &ScanOptions, r: &mut UnitResult) {
             .exposed
             .iter()
             .map(|e| ExposedAddr {
-                addr: e.addr.clone(),
+                addr: e.addr.as_str().into(),
                 name: e.name.map(decode_phrase).unwrap_or_default(),
                 fields: e.fields,
                 internal: e.internal,

@@ -56,21 +56,36 @@ pub fn prepare_out_dir(dir: &Path, force: bool) -> Result<(), ExportError> {
 
 /// Write `bytes` to `dir/name` atomically, owner-only.
 pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), ExportError> {
+    write_atomic_with(dir, name, |w| w.write_all(bytes))
+}
+
+/// Stream a file into `dir/name` atomically, owner-only: written to a temporary name (0600 from
+/// its creation), synced, then renamed into place. Nothing is left behind on failure.
+pub fn write_atomic_with(
+    dir: &Path,
+    name: &str,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), ExportError> {
     let target = dir.join(name);
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io(&tmp))?;
-    // The mode above is filtered by the umask; make sure it is exactly 0600.
-    f.set_permissions(fs::Permissions::from_mode(0o600))
-        .map_err(io(&tmp))?;
-    f.write_all(bytes).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
-    drop(f);
+    let result = (|| {
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        // The mode above is filtered by the umask; make sure it is exactly 0600.
+        f.set_permissions(fs::Permissions::from_mode(0o600))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        fill(&mut w)?;
+        let f = w.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(io(&tmp)(e));
+    }
     fs::rename(&tmp, &target).map_err(io(&target))
 }
 
