@@ -343,3 +343,151 @@ fn state_second_run_reads_only_new_messages() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["message_id"], "b0@x.test");
 }
+
+#[test]
+fn urls_and_files_make_one_report() {
+    let Some(server) = dovecot::start() else {
+        return;
+    };
+    server.add_sent(&sample_messages());
+    let d = tempfile::tempdir().unwrap();
+    let mbox = repo().join("samples/police-sent.mbox");
+    let o = scan_imap(
+        &server,
+        &d.path().join("o"),
+        &[
+            mbox.to_str().unwrap(),
+            "--internal-domain",
+            "police.example",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = summary(&d.path().join("o"));
+    assert_eq!(
+        (
+            s["counts"]["messages_read"].as_u64(),
+            s["counts"]["duplicates"].as_u64()
+        ),
+        (Some(32), Some(16))
+    );
+    for m in csv_rows(&d.path().join("o/messages.csv")) {
+        let sources: Vec<&str> = m["sources"].split(" | ").collect();
+        assert_eq!(sources.len(), 2, "{sources:?}");
+        assert!(sources[0].starts_with("imaps://") && sources[1].contains("police-sent.mbox#"));
+    }
+}
+
+#[test]
+fn internaldate_is_used_when_the_date_header_is_missing() {
+    let Some(server) = dovecot::start() else {
+        return;
+    };
+    let to = people("r", 12);
+    let m = format!("From: me@police.example\r\nTo: {}\r\nSubject: undated\r\nMessage-ID: <u@x.test>\r\n\r\nHi\r\n", to.join(", "));
+    server.add_sent_at(m.as_bytes(), 1_706_933_106); // 2024-02-03T04:05:06Z
+    let d = tempfile::tempdir().unwrap();
+    let o = scan_imap(&server, &d.path().join("o"), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rows = csv_rows(&d.path().join("o/messages.csv"));
+    assert_eq!(rows[0]["date"], "2024-02-03T04:05:06Z");
+}
+
+#[test]
+fn server_gone_for_good_exit_2_naming_folder_and_uid_range() {
+    let Some(mut server) = dovecot::start() else {
+        return;
+    };
+    server.add_sent(&many_messages(3000, "g"));
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("o");
+    let mut child = bin()
+        .args([
+            "scan",
+            &server.url(),
+            "--ca-file",
+            server.cert().to_str().unwrap(),
+            "-q",
+        ])
+        .args([
+            "--connections",
+            "1",
+            "--batch-size",
+            "4",
+            "--retries",
+            "1",
+            "--timeout",
+            "2",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .env("BCCAUDIT_IMAP_PASSWORD", dovecot::PASSWORD)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the fetching connection (the second imap process) is at work, then stop the
+    // server: every retry fails.
+    let start = std::time::Instant::now();
+    let mut seen: Vec<i32> = Vec::new();
+    while seen.len() < 2 && start.elapsed() < std::time::Duration::from_secs(30) {
+        for pid in server.imap_pids() {
+            if !seen.contains(&pid) {
+                seen.push(pid);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    server.stop();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("/Sent;UIDVALIDITY=")
+            && err.contains("/;UID=")
+            && err.contains("could not be read"),
+        "{err}"
+    );
+    // The batches not attempted after that are named as one range, not retried one by one.
+    assert!(
+        err.contains("not read: the server was given up on"),
+        "{err}"
+    );
+    // What was read before is still reported, and the failure is in summary.json.
+    let s = summary(&out);
+    assert!(s["counts"]["messages_read"].as_u64().unwrap() < 3000);
+    assert!(s["errors"][0].as_str().unwrap().contains("UID="));
+}
+
+#[test]
+fn changed_uidvalidity_rescans_the_folder_with_a_warning() {
+    let Some(server) = dovecot::start() else {
+        return;
+    };
+    server.add_sent(&many_messages(20, "v"));
+    let d = tempfile::tempdir().unwrap();
+    let state = d.path().join("state.json");
+    let st = state.to_str().unwrap();
+    assert_eq!(
+        scan_imap(&server, &d.path().join("r1"), &["--state", st])
+            .status
+            .code(),
+        Some(0)
+    );
+    server.reset_uids();
+    let o = scan_imap(&server, &d.path().join("r2"), &["--state", st]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = summary(&d.path().join("r2"));
+    assert_eq!(
+        s["counts"]["messages_read"], 20,
+        "the whole folder is read again"
+    );
+    assert_eq!(
+        s["warnings"]["imap-uidvalidity-changed-folder-rescanned"]["count"],
+        1
+    );
+    assert_eq!(
+        s["inputs"][0]["imap"]["folders"][0]["uidvalidity_changed"],
+        true
+    );
+}

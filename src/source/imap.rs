@@ -1058,7 +1058,13 @@ struct PlannedFolder {
 }
 
 /// One fetched batch: headers, warnings, or the error that stopped it.
-type Fetched = (Vec<FetchedHeader>, Vec<Warning>, Option<InputError>);
+enum Fetched {
+    Read(Vec<FetchedHeader>, Vec<Warning>),
+    /// Retries exhausted: the batch, named.
+    Failed(InputError),
+    /// Not attempted: an earlier batch exhausted its retries, the server is gone.
+    Skipped,
+}
 
 /// Fetched batches waiting to be handed on in order, and how many have been.
 #[derive(Default)]
@@ -1072,6 +1078,9 @@ struct Shared {
     cond: Condvar,
     next: AtomicUsize,
     reconnects: AtomicU64,
+    /// Set when a batch exhausted its retries: the remaining batches are not attempted (each
+    /// would wait out its own retries against a server that is gone).
+    gave_up: std::sync::atomic::AtomicBool,
 }
 
 /// The IMAP source for one URL.
@@ -1083,6 +1092,8 @@ pub struct ImapSource {
     workers: Vec<std::thread::JoinHandle<()>>,
     emitted: usize,
     warnings: Vec<Warning>,
+    /// Per folder, the UID range of batches skipped after giving up.
+    skipped: BTreeMap<usize, (u32, u32)>,
 }
 
 impl ImapSource {
@@ -1169,6 +1180,7 @@ impl ImapSource {
             cond: Condvar::new(),
             next: AtomicUsize::new(0),
             reconnects: AtomicU64::new(0),
+            gave_up: Default::default(),
         });
         let n = opts.connections.max(1).min(items.len().max(1));
         let window = 4 * n;
@@ -1198,6 +1210,7 @@ impl ImapSource {
             workers,
             emitted: 0,
             warnings,
+            skipped: BTreeMap::new(),
         })
     }
 
@@ -1229,6 +1242,12 @@ fn worker(
                 g = shared.cond.wait(g).unwrap_or_else(|e| e.into_inner());
             }
         }
+        if shared.gave_up.load(Ordering::SeqCst) {
+            let mut g = shared.results.lock().unwrap_or_else(|e| e.into_inner());
+            g.ready.insert(k, Fetched::Skipped);
+            shared.cond.notify_all();
+            continue;
+        }
         let item = &items[k];
         let (raw, uidvalidity, mailbox_url) = &plan[item.folder];
         let mut attempt = 0;
@@ -1248,6 +1267,7 @@ fn worker(
                     session = None;
                     reader = ResponseReader::default();
                     if attempt >= opts.retries {
+                        shared.gave_up.store(true, Ordering::SeqCst);
                         break Err(InputError {
                             location: format!(
                                 "{mailbox_url};UIDVALIDITY={uidvalidity}/;UID={}:{}",
@@ -1269,8 +1289,8 @@ fn worker(
             }
         };
         let entry = match result {
-            Ok((h, w)) => (h, w, None),
-            Err(e) => (Vec::new(), Vec::new(), Some(e)),
+            Ok((h, w)) => Fetched::Read(h, w),
+            Err(e) => Fetched::Failed(e),
         };
         let mut g = shared.results.lock().unwrap_or_else(|e| e.into_inner());
         g.ready.insert(k, entry);
@@ -1346,10 +1366,22 @@ impl Source for ImapSource {
             ..Batch::default()
         };
         if self.emitted >= self.items.len() {
-            return (!batch.warnings.is_empty()).then_some(batch);
+            // Batches not attempted after the server was given up on, one range per folder.
+            for (f, (first, last)) in std::mem::take(&mut self.skipped) {
+                let pf = &self.folders[f];
+                batch.errors.push(InputError {
+                    location: format!(
+                        "{};UIDVALIDITY={}/;UID={first}:{last}",
+                        pf.mailbox_url, pf.uidvalidity
+                    ),
+                    message: "not read: the server was given up on after an earlier batch failed"
+                        .into(),
+                });
+            }
+            return (!batch.warnings.is_empty() || !batch.errors.is_empty()).then_some(batch);
         }
         let k = self.emitted;
-        let (headers, warnings, error) = {
+        let fetched = {
             let mut g = self
                 .shared
                 .results
@@ -1365,14 +1397,26 @@ impl Source for ImapSource {
             }
         };
         self.emitted += 1;
-        if let Some(e) = error {
-            let f = self.items[k].folder;
-            self.folders[f].coverage.complete = false;
-            batch.errors.push(e);
-        }
+        let item = &self.items[k];
+        batch.folder = Some(item.folder);
+        let (headers, warnings) = match fetched {
+            Fetched::Read(h, w) => (h, w),
+            Fetched::Failed(e) => {
+                self.folders[item.folder].coverage.complete = false;
+                batch.errors.push(e);
+                return Some(batch);
+            }
+            Fetched::Skipped => {
+                self.folders[item.folder].coverage.complete = false;
+                let (first, last) = (item.uids[0], item.uids[item.uids.len() - 1]);
+                let r = self.skipped.entry(item.folder).or_insert((first, last));
+                r.0 = r.0.min(first);
+                r.1 = r.1.max(last);
+                return Some(batch);
+            }
+        };
         batch.warnings.extend(warnings);
         batch.bytes = headers.iter().map(|h| h.size).sum();
-        batch.folder = Some(self.items[k].folder);
         batch.units = headers
             .into_iter()
             .map(|h| Unit::Fetched(Box::new(h)))

@@ -248,6 +248,52 @@ impl Dovecot {
         self.chown_mail();
     }
 
+    /// Put one message into Sent with a given file mtime (Dovecot's INTERNALDATE for Maildir).
+    pub fn add_sent_at(&self, message: &[u8], mtime_unix: i64) {
+        self.add_sent(&[(message.to_vec(), "S")]);
+        let n = self.next_file.get() - 1;
+        let name = format!("{}.M{n}P1.test:2,S", 1_700_000_000 + n);
+        let t = std::time::UNIX_EPOCH + Duration::from_secs(mtime_unix as u64);
+        std::fs::File::options()
+            .write(true)
+            .open(self.sent_dir().join("cur").join(name))
+            .unwrap()
+            .set_times(std::fs::FileTimes::new().set_modified(t).set_accessed(t))
+            .unwrap();
+    }
+
+    /// Forget Sent's UIDs: Dovecot then gives the folder a new UIDVALIDITY.
+    pub fn reset_uids(&self) {
+        for e in std::fs::read_dir(self.sent_dir()).unwrap().flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with("dovecot") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+
+    /// Stop the whole server: the master and every process under it (login, auth, imap), so
+    /// every connection drops and none can be made.
+    pub fn stop(&mut self) {
+        let master = self.child.id() as i32;
+        let mut tree = vec![master];
+        let mut i = 0;
+        while i < tree.len() {
+            let parent = tree[i];
+            tree.extend(
+                processes()
+                    .into_iter()
+                    .filter(|p| p.1 == parent)
+                    .map(|p| p.0),
+            );
+            i += 1;
+        }
+        for pid in tree {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        let _ = self.child.wait();
+    }
+
     /// `uid flags` of every message in Sent, as Dovecot's own doveadm reports them.
     pub fn flags(&self) -> String {
         let o = Command::new("doveadm")
@@ -266,33 +312,37 @@ impl Dovecot {
 
     /// PIDs of the server's imap processes (one per client connection).
     pub fn imap_pids(&self) -> Vec<i32> {
-        let master: i32 = std::fs::read_to_string(self.dir.path().join("run/master.pid"))
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(self.child.id() as i32);
-        let mut out = Vec::new();
-        for e in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                continue;
-            };
-            let Some((comm, rest)) = stat.split_once(") ") else {
-                continue;
-            };
-            let comm = comm.rsplit_once('(').map_or("", |x| x.1);
-            let ppid: i32 = rest
-                .split(' ')
-                .nth(1)
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
-            if comm == "imap" && ppid == master {
-                out.push(pid);
-            }
-        }
-        out
+        let master = self.child.id() as i32;
+        processes()
+            .into_iter()
+            .filter(|(_, ppid, comm)| comm == "imap" && *ppid == master)
+            .map(|p| p.0)
+            .collect()
     }
+}
+
+/// (pid, parent pid, command name) of every process, from /proc.
+fn processes() -> Vec<(i32, i32, String)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some((comm, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let comm = comm.split_once('(').map_or("", |x| x.1);
+        let ppid: i32 = rest
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        out.push((pid, ppid, comm.to_string()));
+    }
+    out
 }
 
 impl Drop for Dovecot {
