@@ -400,7 +400,7 @@ fn server_gone_for_good_exit_2_naming_folder_and_uid_range() {
     server.add_sent(&many_messages(3000, "g"));
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("o");
-    let mut child = bin()
+    let child = bin()
         .args([
             "scan",
             &server.url(),
