@@ -262,7 +262,7 @@ fn finish(v: &[u8], e: &mut Entry, out: &mut AddressList) {
     }
     // No angle brackets: the phrase should be one addr-spec (possibly made of glued words,
     // like `"john doe"@example.org`).
-    let groups = glued_groups(&entry);
+    let groups = glued_groups(v, &entry);
     if groups.is_empty() {
         // Only a comment.
         out.broken.push(Broken {
@@ -331,14 +331,20 @@ fn phrase_range(e: &Entry) -> Option<Range<usize>> {
     Some(first.start..last.end)
 }
 
-/// Words joined where no whitespace separated them.
-fn glued_groups(e: &Entry) -> Vec<Range<usize>> {
+/// Words joined where no whitespace separated them, or where a `.` or `@` at the seam shows
+/// they are one addr-spec written with obsolete spacing (`jdoe@test . example`, `a @ b.org`).
+/// A word merely ending in `.` (`Dr. j@x.test`) is not glued: that is a name.
+fn glued_groups(v: &[u8], e: &Entry) -> Vec<Range<usize>> {
     let mut out: Vec<Range<usize>> = Vec::new();
+    let mut prev: Option<Range<usize>> = None;
     for (w, &glued) in e.words.iter().zip(&e.glued) {
+        let p = prev.as_ref().map_or(&b""[..], |p| &v[p.clone()]);
+        let seam = p == b"." || p.ends_with(b"@") || matches!(v[w.start], b'.' | b'@');
         match out.last_mut() {
-            Some(last) if glued => last.end = w.end,
+            Some(last) if glued || seam => last.end = w.end,
             _ => out.push(w.clone()),
         }
+        prev = Some(w.clone());
     }
     out
 }
@@ -563,6 +569,16 @@ mod tests {
                 Problem::BareAddressInPhrase
             ]
         );
+    }
+
+    #[test]
+    fn obsolete_spacing_around_dots() {
+        assert_eq!(
+            addrs("jdoe@test  . example, a @ example.org"),
+            vec!["jdoe@test.example", "a@example.org"]
+        );
+        // A title is not part of the address.
+        assert_eq!(addrs("Dr. j@example.org"), vec!["j@example.org"]);
     }
 
     #[test]
