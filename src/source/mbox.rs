@@ -76,12 +76,17 @@ pub fn split(data: &[u8], first: bool, at_eof: bool, max_bytes: usize, max_msgs:
             start
         };
         let next = next_separator(data, header_start);
-        let end = match next {
-            Some(n) => content_length_end(data, header_start, n, at_eof).unwrap_or(n),
-            None if at_eof => {
-                content_length_end(data, header_start, data.len(), true).unwrap_or(data.len())
-            }
-            None => break,
+        let end = match (next, at_eof) {
+            (Some(n), _) => match content_length_end(data, header_start, n, at_eof) {
+                Declared::End(e) => e,
+                Declared::Ignore => n,
+                Declared::NeedMore => break,
+            },
+            (None, true) => match content_length_end(data, header_start, data.len(), true) {
+                Declared::End(e) => e,
+                _ => data.len(),
+            },
+            (None, false) => break,
         };
         out.spans.push(Span {
             start,
@@ -122,15 +127,39 @@ pub fn next_separator(data: &[u8], from: usize) -> Option<usize> {
     None
 }
 
+/// What a `Content-Length` header says about where a message ends.
+enum Declared {
+    /// It ends here (the length lands on a separator or the end of input).
+    End(usize),
+    /// No usable Content-Length: the next separator decides.
+    Ignore,
+    /// The length reaches past the bytes at hand: read more, then decide.
+    NeedMore,
+}
+
+/// Content-Length beyond this many bytes past the window is not waited for (a hostile length
+/// must not make a stream buffer grow without bound).
+const CONTENT_LENGTH_WAIT_LIMIT: usize = 64 << 20;
+
 /// mboxcl2: when the header block has a `Content-Length` whose body end lands on a separator
 /// (or the end of input), the message ends there, even if `From ` lines inside the body looked
 /// like separators.
-fn content_length_end(
-    data: &[u8],
-    header_start: usize,
-    next: usize,
-    at_eof: bool,
-) -> Option<usize> {
+fn content_length_end(data: &[u8], header_start: usize, next: usize, at_eof: bool) -> Declared {
+    match declared_end(data, header_start, next) {
+        None => Declared::Ignore,
+        Some(end) if !at_eof && end + 2 >= data.len() => {
+            if end <= data.len() + CONTENT_LENGTH_WAIT_LIMIT {
+                Declared::NeedMore
+            } else {
+                Declared::Ignore
+            }
+        }
+        Some(end) => landing(data, end, at_eof).map_or(Declared::Ignore, Declared::End),
+    }
+}
+
+/// End of the body a `Content-Length` header declares, when it differs from `next`.
+fn declared_end(data: &[u8], header_start: usize, next: usize) -> Option<usize> {
     static LENGTH: std::sync::LazyLock<memmem::Finder<'static>> =
         std::sync::LazyLock::new(|| memmem::Finder::new(b"ength:"));
     let msg = &data[header_start..];
@@ -159,10 +188,12 @@ fn content_length_end(
                 .ok()
         })?;
     let end = header_start.checked_add(body)?.checked_add(len)?;
-    if end == next {
-        return None;
-    }
-    // Allow the blank line mbox writers add after a message.
+    (end != next).then_some(end)
+}
+
+/// Where a message declared to end at `end` really ends: there (or after the blank line mbox
+/// writers add), if a separator or the end of input follows.
+fn landing(data: &[u8], end: usize, at_eof: bool) -> Option<usize> {
     for slack in [0usize, 1, 2] {
         let e = end + slack;
         if e == data.len() && at_eof {
@@ -492,6 +523,34 @@ mod tests {
         // A Content-Length that does not land on a separator is ignored.
         let m2 = b"From a@x Mon Jan  1 00:00:00 2024\nTo: a@x\nContent-Length: 3\n\nhello\n\nFrom b@x Mon Jan  1 00:00:00 2024\nTo: b@x\n\n";
         assert_eq!(msgs(m2).len(), 2);
+    }
+
+    #[test]
+    fn content_length_past_the_window_waits_for_more_bytes() {
+        let body = format!(
+            "{}\nFrom lies@x Mon Jan  1 00:00:00 2024\nSubject: not a header\n\n{}",
+            "a".repeat(100),
+            "b".repeat(100)
+        );
+        let mut m = format!(
+            "From a@x Mon Jan  1 00:00:00 2024\nTo: a@x\nContent-Length: {}\n\n",
+            body.len()
+        )
+        .into_bytes();
+        m.extend_from_slice(body.as_bytes());
+        m.extend_from_slice(b"\nFrom b@x Mon Jan  1 00:00:00 2024\nTo: b@x\n\nx\n");
+        // Cut inside the body, after the fake separator: not enough bytes to decide yet.
+        let cut = m.len() - 150;
+        let s = split(&m[..cut], true, false, usize::MAX, usize::MAX);
+        assert!(s.spans.is_empty(), "{:?}", s.spans);
+        assert_eq!(msgs(&m).len(), 2);
+        // Streamed through a reader, the same two messages.
+        let mut src = MboxSource::from_reader("-", Box::new(std::io::Cursor::new(m.clone())));
+        let mut n = 0;
+        while let Some(b) = src.next_batch() {
+            n += b.units.len();
+        }
+        assert_eq!(n, 2);
     }
 
     #[test]
