@@ -14,6 +14,15 @@ use bccaudit::source::imap::{Auth, ImapOptions, ImapSource, ImapUrl, State};
 use bccaudit::source::{self, Source};
 use bccaudit::{analysis, export, scan};
 
+/// Print a line to standard output. A closed pipe (`bccaudit … | head -1`) ends the output,
+/// not the program: the reports are already written by the time anything is printed.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
 #[derive(Parser)]
 #[command(
     name = "bccaudit",
@@ -373,7 +382,7 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
     export::summary::write(&a.out, &export::summary::build(&result, &report, &run))?;
     print_summary(&result, &report, &a, clock.elapsed().as_secs_f64());
     if a.verbose {
-        println!(
+        out!(
             "Timings: scan {scan_secs:.2} s, analysis {analysis_secs:.2} s, export {:.2} s.",
             t_export.elapsed().as_secs_f64()
         );
@@ -393,7 +402,7 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
 
 fn print_summary(s: &scan::ScanResult, r: &analysis::Report, a: &ScanArgs, secs: f64) {
     let st = &s.stats;
-    println!(
+    out!(
         "Scanned {} messages ({} unique, {} duplicates) from {} input(s), {:.1} MB in {:.2} s.",
         st.messages_read,
         st.unique,
@@ -403,7 +412,7 @@ fn print_summary(s: &scan::ScanResult, r: &analysis::Report, a: &ScanArgs, secs:
         secs
     );
     if st.filtered_out > 0 {
-        println!(
+        out!(
             "{} messages were outside --since/--until/--sender.",
             st.filtered_out
         );
@@ -415,14 +424,14 @@ fn print_summary(s: &scan::ScanResult, r: &analysis::Report, a: &ScanArgs, secs:
             .iter()
             .map(|(k, t)| format!("{k} {}", t.count))
             .collect();
-        println!(
+        out!(
             "Warnings: {} ({}); locations in summary.json.",
             s.warnings.total(),
             kinds.join(", ")
         );
     }
     let internal = r.people.iter().filter(|p| p.internal).count();
-    println!(
+    out!(
         "Found {} exposing message(s) in {} incident(s); {} addresses exposed ({} external, {} internal).",
         r.messages.len(),
         r.incidents.len(),
@@ -433,7 +442,7 @@ fn print_summary(s: &scan::ScanResult, r: &analysis::Report, a: &ScanArgs, secs:
     let mut largest: Vec<&analysis::Incident> = r.incidents.iter().collect();
     largest.sort_by(|x, y| y.external.cmp(&x.external).then(x.id.cmp(&y.id)));
     for i in largest.iter().take(5) {
-        println!(
+        out!(
             "  {}  {}  {:>5} external exposed, {} message(s){}  {:?}{}",
             i.id,
             i.first_sent
@@ -454,7 +463,7 @@ fn print_summary(s: &scan::ScanResult, r: &analysis::Report, a: &ScanArgs, secs:
             },
         );
     }
-    println!(
+    out!(
         "Reports in {}: incidents.csv messages.csv affected.csv exposures.csv summary.json",
         a.out.display()
     );
@@ -468,14 +477,14 @@ fn run_folders(a: ImapArgs) -> Result<ExitCode> {
     let chosen: Vec<String> = source::imap::choose_folders(&url, &opts, &list)
         .map(|v| v.into_iter().map(|f| f.name).collect())
         .unwrap_or_default();
-    println!("{:<40} {:<28} {:>9}  scan", "folder", "flags", "messages");
+    out!("{:<40} {:<28} {:>9}  scan", "folder", "flags", "messages");
     for f in &list {
         let count = if f.selectable {
             source::imap::message_count(&mut session, f).map_or("?".to_string(), |n| n.to_string())
         } else {
             "-".to_string()
         };
-        println!(
+        out!(
             "{:<40} {:<28} {:>9}  {}",
             f.name,
             f.flags.join(" "),
@@ -484,7 +493,7 @@ fn run_folders(a: ImapArgs) -> Result<ExitCode> {
         );
     }
     if chosen.is_empty() {
-        println!("No Sent folder found: name one with --folder.");
+        out!("No Sent folder found: name one with --folder.");
     }
     let _ = session.logout();
     Ok(ExitCode::SUCCESS)

@@ -269,3 +269,26 @@ fn copies_with_different_message_ids_are_one_message() {
     assert_eq!(rows[0]["sources"].split(" | ").count(), 2);
     assert_eq!(summary(&d.path().join("o"))["counts"]["duplicates"], 1);
 }
+
+#[test]
+fn a_closed_stdout_pipe_is_not_a_crash() {
+    let d = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .args([
+            "scan",
+            repo().join("samples").to_str().unwrap(),
+            "-q",
+            "--out",
+        ])
+        .arg(d.path().join("o"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // like `| head -0`
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"));
+    // Without --internal-domain the internal mail and the nine-plus-one are exposing too.
+    assert_eq!(csv_rows(&d.path().join("o/incidents.csv")).len(), 5);
+}

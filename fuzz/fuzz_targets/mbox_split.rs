@@ -17,6 +17,15 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(s.consumed, data.len(), "everything is consumed at the end of input");
         }
     }
+    // A stream cut anywhere gives a prefix of the messages of the whole input.
+    if !data.is_empty() {
+        let cut = (data[0] as usize * 257 + data.len() / 2) % data.len();
+        let part = split(&data[..cut], true, false, usize::MAX, usize::MAX);
+        let whole = split(data, true, true, usize::MAX, usize::MAX);
+        let ends = |s: &bccaudit::source::mbox::Split| s.spans.iter().map(|sp| sp.end).collect::<Vec<_>>();
+        let (p, w) = (ends(&part), ends(&whole));
+        assert_eq!(&w[..p.len().min(w.len())], &p[..], "a stream split disagrees with the whole");
+    }
     // Small windows must agree with one big one.
     let whole = split(data, true, true, usize::MAX, usize::MAX);
     let mut at = 0;

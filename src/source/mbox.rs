@@ -141,13 +141,17 @@ enum Declared {
 /// must not make a stream buffer grow without bound).
 const CONTENT_LENGTH_WAIT_LIMIT: usize = 64 << 20;
 
+/// Bytes past a declared body end needed to see the separator line and the header line after it.
+const LANDING_LOOKAHEAD: usize = 64 << 10;
+
 /// mboxcl2: when the header block has a `Content-Length` whose body end lands on a separator
 /// (or the end of input), the message ends there, even if `From ` lines inside the body looked
 /// like separators.
 fn content_length_end(data: &[u8], header_start: usize, next: usize, at_eof: bool) -> Declared {
     match declared_end(data, header_start, next) {
         None => Declared::Ignore,
-        Some(end) if !at_eof && end + 2 >= data.len() => {
+        // The separator that should follow the body must be wholly at hand to be judged.
+        Some(end) if !at_eof && end + LANDING_LOOKAHEAD >= data.len() => {
             if end <= data.len() + CONTENT_LENGTH_WAIT_LIMIT {
                 Declared::NeedMore
             } else {
