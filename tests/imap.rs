@@ -4,7 +4,7 @@
 mod common;
 use common::dovecot::{self, Dovecot};
 use common::*;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 fn run(args: &[&str], password: &str) -> Output {
     bin()
@@ -239,58 +239,11 @@ fn server_process_killed_mid_scan_then_scan_completes_counting_each_message_once
     let n = 4000;
     server.add_sent(&many_messages(n, "k"));
     let d = tempfile::tempdir().unwrap();
-    let url = server.url();
-    let cert = server.cert();
     let out = d.path().join("o");
-    let mut child = bin()
-        .args([
-            "scan",
-            &url,
-            "--ca-file",
-            cert.to_str().unwrap(),
-            "-q",
-            "--connections",
-            "1",
-            "--batch-size",
-            "4",
-        ])
-        .arg("--out")
-        .arg(&out)
-        .env("BCCAUDIT_IMAP_PASSWORD", dovecot::PASSWORD)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The first imap process plans the scan (LIST, EXAMINE, SEARCH) and logs out; the second
-    // one fetches. Kill the second one while it works.
-    let mut seen: Vec<i32> = Vec::new();
-    let mut killed = false;
-    let start = std::time::Instant::now();
-    while !killed && start.elapsed() < std::time::Duration::from_secs(30) {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        for pid in server.imap_pids() {
-            if !seen.contains(&pid) {
-                seen.push(pid);
-            }
-        }
-        if seen.len() >= 2 {
-            std::thread::sleep(std::time::Duration::from_millis(100));
-            killed = Command::new("kill")
-                .arg("-9")
-                .arg(seen[1].to_string())
-                .status()
-                .unwrap()
-                .success();
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    let (child, fetcher) = start_interruptible_scan(&server, &out, &[]);
+    let killed = fetcher.is_some_and(|pid| unsafe { libc::kill(pid, libc::SIGKILL) } == 0);
     let o = child.wait_with_output().unwrap();
-    assert!(
-        killed,
-        "the fetching imap process was never seen alive; seen {seen:?}"
-    );
+    assert!(killed, "the fetching imap process was never seen alive");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let s = summary(&out);
     assert_eq!(s["counts"]["messages_read"], n);
@@ -400,44 +353,9 @@ fn server_gone_for_good_exit_2_naming_folder_and_uid_range() {
     server.add_sent(&many_messages(3000, "g"));
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("o");
-    let child = bin()
-        .args([
-            "scan",
-            &server.url(),
-            "--ca-file",
-            server.cert().to_str().unwrap(),
-            "-q",
-        ])
-        .args([
-            "--connections",
-            "1",
-            "--batch-size",
-            "4",
-            "--retries",
-            "1",
-            "--timeout",
-            "2",
-        ])
-        .arg("--out")
-        .arg(&out)
-        .env("BCCAUDIT_IMAP_PASSWORD", dovecot::PASSWORD)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until the fetching connection (the second imap process) is at work, then stop the
-    // server: every retry fails.
-    let start = std::time::Instant::now();
-    let mut seen: Vec<i32> = Vec::new();
-    while seen.len() < 2 && start.elapsed() < std::time::Duration::from_secs(30) {
-        for pid in server.imap_pids() {
-            if !seen.contains(&pid) {
-                seen.push(pid);
-            }
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(100));
+    let (child, fetcher) =
+        start_interruptible_scan(&server, &out, &["--retries", "1", "--timeout", "2"]);
+    assert!(fetcher.is_some(), "the fetching connection never started");
     server.stop();
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
@@ -490,4 +408,44 @@ fn changed_uidvalidity_rescans_the_folder_with_a_warning() {
         s["inputs"][0]["imap"]["folders"][0]["uidvalidity_changed"],
         true
     );
+}
+
+/// Start a scan slow enough to interrupt (one connection, 4 UIDs per FETCH) and return once its
+/// fetching connection is at work: the first imap process plans the scan (LIST, EXAMINE,
+/// SEARCH) and logs out, the second one fetches. Returns the scan and that process's pid.
+fn start_interruptible_scan(
+    server: &Dovecot,
+    out: &std::path::Path,
+    extra: &[&str],
+) -> (std::process::Child, Option<i32>) {
+    let child = bin()
+        .args([
+            "scan",
+            &server.url(),
+            "--ca-file",
+            server.cert().to_str().unwrap(),
+            "-q",
+        ])
+        .args(["--connections", "1", "--batch-size", "4"])
+        .args(extra)
+        .arg("--out")
+        .arg(out)
+        .env("BCCAUDIT_IMAP_PASSWORD", dovecot::PASSWORD)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut seen: Vec<i32> = Vec::new();
+    let start = std::time::Instant::now();
+    while seen.len() < 2 && start.elapsed() < std::time::Duration::from_secs(30) {
+        for pid in server.imap_pids() {
+            if !seen.contains(&pid) {
+                seen.push(pid);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // Let it fetch a few batches first.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    (child, seen.get(1).copied())
 }
