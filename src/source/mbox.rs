@@ -247,26 +247,28 @@ fn fill(
     filled
 }
 
-/// SHA-256 of a whole file, from its own read-only mapping, released window by window so no
-/// more than one window stays resident (a read() copy costs more than the hash itself).
+/// SHA-256 of a whole file, window by window so no more than one window stays resident (a
+/// read() copy costs more than the hash itself).
 fn hash_file(path: &Path) -> std::io::Result<[u8; 32]> {
     let f = super::files::open_evidence(path)?;
     let mut h = Sha256::new();
-    if f.metadata()?.len() == 0 {
-        return Ok(h.finalize().into());
-    }
-    // SAFETY: read-only private mapping of an evidence file nobody is writing.
-    let map = unsafe { memmap2::MmapOptions::new().map(&f) }?;
-    let _ = map.advise(memmap2::Advice::Sequential);
-    const WINDOW: usize = 8 << 20;
+    // One pre-faulted (MAP_POPULATE) read-only mapping per window, unmapped before the next:
+    // faulting the pages in one by one cost about as much as hashing them.
+    const WINDOW: u64 = 8 << 20;
+    let len = f.metadata()?.len();
     let mut at = 0;
-    while at < map.len() {
-        let end = (at + WINDOW).min(map.len());
-        h.update(&map[at..end]);
-        // SAFETY: nothing borrows [at, end) any more; the pages can be re-read from the file.
-        let _ =
-            unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, at, end - at) };
-        at = end;
+    while at < len {
+        let n = WINDOW.min(len - at);
+        // SAFETY: read-only private mapping of an evidence file nobody is writing.
+        let map = unsafe {
+            memmap2::MmapOptions::new()
+                .offset(at)
+                .len(n as usize)
+                .populate()
+                .map(&f)
+        }?;
+        h.update(&map[..]);
+        at += n;
     }
     Ok(h.finalize().into())
 }
