@@ -326,7 +326,10 @@ impl MboxSource {
         s.hash_stream = false;
         if hash {
             let p = path.to_path_buf();
-            s.file_hash = Some(std::thread::spawn(move || hash_file(&p)));
+            s.file_hash = std::thread::Builder::new()
+                .name("bccaudit-hash".into())
+                .spawn(move || hash_file(&p))
+                .ok();
         }
         Ok(s)
     }
