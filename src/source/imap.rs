@@ -1451,6 +1451,9 @@ impl Source for ImapSource {
     }
 }
 
+/// Whole messages per FETCH for `--evidence` (a mass mailing may carry a 10 MB attachment).
+const FULL_MESSAGES_PER_FETCH: usize = 8;
+
 /// Fetch whole raw messages (BODY.PEEK[], so nothing is marked read) for `--evidence`.
 pub fn fetch_full(
     url: &ImapUrl,
@@ -1477,7 +1480,8 @@ pub fn fetch_full(
         uids.retain(|(v, _)| Some(*v) == mb.uid_validity);
         let mut just: Vec<u32> = uids.iter().map(|(_, u)| *u).collect();
         just.sort_unstable();
-        for chunk in just.chunks(50) {
+        // The crate holds a whole response in memory: few whole messages per FETCH.
+        for chunk in just.chunks(FULL_MESSAGES_PER_FETCH) {
             let fetches = session
                 .uid_fetch(uid_set(chunk), "(UID BODY.PEEK[])")
                 .map_err(perr)?;
