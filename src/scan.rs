@@ -437,7 +437,7 @@ fn process_unit(unit: Unit, opts: &ScanOptions) -> UnitResult {
             };
             process_message(raw, opts, &mut r);
         }
-        Unit::File { path, .. } => process_file(&path, opts, &mut r),
+        Unit::File { path } => process_file(&path, opts, &mut r),
         Unit::Fetched(f) => {
             let FetchedHeader {
                 header: bytes,

@@ -189,7 +189,7 @@ impl Source for TreeSource {
                 continue;
             }
             batch.bytes += size;
-            batch.units.push(Unit::File { path, size });
+            batch.units.push(Unit::File { path });
         }
         if batch.units.is_empty()
             && batch.errors.is_empty()

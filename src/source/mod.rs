@@ -105,7 +105,7 @@ pub enum Unit {
         base: u64,
     },
     /// A file to read: a message file, or a small mbox found while walking a directory.
-    File { path: PathBuf, size: u64 },
+    File { path: PathBuf },
     /// Header bytes already fetched (IMAP).
     Fetched(Box<imap::FetchedHeader>),
 }
