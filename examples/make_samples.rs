@@ -351,7 +351,9 @@ fn main() {
         }
         mbox.push_str("\r\n");
     }
-    let _ = fs::remove_dir_all(&root);
+    // Only what this generator writes is replaced (samples/README.md stays).
+    let _ = fs::remove_dir_all(root.join("maildir"));
+    let _ = fs::remove_file(root.join("police-sent.mbox"));
     fs::create_dir_all(root.join("maildir/.Sent/cur")).unwrap();
     fs::create_dir_all(root.join("maildir/.Sent/new")).unwrap();
     fs::create_dir_all(root.join("maildir/.Sent/tmp")).unwrap();
