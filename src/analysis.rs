@@ -104,6 +104,8 @@ pub struct Report {
     pub people: Vec<Person>,
     /// Sorted by incident, then address.
     pub exposures: Vec<Exposure>,
+    /// Exposing messages that reused another's Message-ID with other recipients (kept apart).
+    pub message_id_conflicts: usize,
 }
 
 pub fn date_cell(t: Option<i64>) -> String {
@@ -111,14 +113,24 @@ pub fn date_cell(t: Option<i64>) -> String {
 }
 
 /// Merge copies; returns unique messages in order of first appearance.
-fn merge_copies(findings: Vec<Finding>) -> Vec<Message> {
+///
+/// A shared Message-ID only makes copies when the exposed recipients are the same too: some
+/// mailers reuse ids, and merging two different messages would drop the second one's people
+/// from the notification list. Such reuses are counted (the second return value).
+fn merge_copies(findings: Vec<Finding>) -> (Vec<Message>, usize) {
     let n = findings.len();
     let mut uf = UnionFind::new(n);
-    let mut by_id: HashMap<u64, usize> = HashMap::new();
+    let mut by_id: HashMap<(u64, u64), usize> = HashMap::new();
+    let mut ids_seen: HashMap<u64, u64> = HashMap::new();
+    let mut conflicts = 0;
     let mut by_content: HashMap<u64, usize> = HashMap::new();
     for (i, f) in findings.iter().enumerate() {
         if let Some(k) = f.keys.msgid {
-            let j = *by_id.entry(k).or_insert(i);
+            let r = recipients_key(f);
+            if *ids_seen.entry(k).or_insert(r) != r && !by_id.contains_key(&(k, r)) {
+                conflicts += 1;
+            }
+            let j = *by_id.entry((k, r)).or_insert(i);
             uf.union(i, j);
         }
         if let Some(k) = f.keys.content {
@@ -149,7 +161,17 @@ fn merge_copies(findings: Vec<Finding>) -> Vec<Message> {
             }
         }
     }
-    out
+    (out, conflicts)
+}
+
+/// The exposed recipients of a finding, as one order-independent key.
+fn recipients_key(f: &Finding) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut v: Vec<&str> = f.exposed.iter().map(|e| &*e.addr).collect();
+    v.sort_unstable();
+    let mut h = std::hash::DefaultHasher::new();
+    v.hash(&mut h);
+    h.finish()
 }
 
 fn sort_key(m: &Message) -> (bool, i64, String, Location) {
@@ -164,7 +186,7 @@ fn sort_key(m: &Message) -> (bool, i64, String, Location) {
 
 /// Build the report from the findings of a scan.
 pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
-    let mut msgs = merge_copies(findings);
+    let (mut msgs, message_id_conflicts) = merge_copies(findings);
     msgs.sort_by_cached_key(sort_key);
     let n = msgs.len();
 
@@ -327,6 +349,7 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
         incidents,
         people,
         exposures,
+        message_id_conflicts,
     }
 }
 
@@ -528,6 +551,24 @@ mod tests {
         assert_eq!(r.incidents.len(), 1);
         assert_eq!(r.incidents[0].reply_all, 1);
         assert!(!r.messages[0].reply_all && r.messages[1].reply_all);
+    }
+
+    #[test]
+    fn a_reused_message_id_with_other_recipients_is_not_a_copy() {
+        let a: Vec<&str> = vec!["a@x.test", "b@x.test"];
+        let b: Vec<&str> = vec!["c@x.test", "d@x.test"];
+        let mut second = finding("p", 100, &b, &[], "S");
+        second.location = Location::File {
+            path: "/other/p".into(),
+        };
+        let r = analyse(vec![finding("p", 100, &a, &[], "S"), second], 0.8);
+        assert_eq!(r.messages.len(), 2);
+        assert_eq!(
+            r.people.len(),
+            4,
+            "nobody may be dropped from the notification list"
+        );
+        assert_eq!(r.message_id_conflicts, 1);
     }
 
     #[test]

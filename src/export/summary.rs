@@ -31,6 +31,7 @@ pub fn build(scan: &ScanResult, report: &Report, run: &RunInfo) -> serde_json::V
             "warnings": scan.warnings.total(),
             "exposing_messages": report.messages.len(),
             "exposing_copies": report.messages.iter().map(|m| m.sources.len()).sum::<usize>(),
+            "message_id_reused_with_other_recipients": report.message_id_conflicts,
             "incidents": report.incidents.len(),
             "affected": report.people.len(),
             "internal": internal,
