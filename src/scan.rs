@@ -533,23 +533,23 @@ fn key_hash(parts: &[&[u8]]) -> u64 {
 }
 
 fn process_message(raw: Raw<'_>, opts: &ScanOptions, r: &mut UnitResult) {
-    let loc = raw.location.to_string();
+    // Formatted only when a warning or error needs it (not once per message).
+    let loc = || raw.location.to_string();
     if !raw.terminated {
         r.warnings
-            .push(Warning::new("header-block-not-terminated", loc.clone()));
+            .push(Warning::new("header-block-not-terminated", loc()));
     }
     let env = message::envelope(raw.header);
     for (kind, off) in &env.problems {
         r.warnings
-            .push(Warning::new(kind, format!("{loc} (header byte {off})")));
+            .push(Warning::new(kind, format!("{} (header byte {off})", loc())));
     }
     let date = env
         .date_raw
         .and_then(date::parse_header_date)
         .or(raw.internal_date);
     if date.is_none() {
-        r.warnings
-            .push(Warning::new("undated-message", loc.clone()));
+        r.warnings.push(Warning::new("undated-message", loc()));
     }
     let sender_addrs: Vec<&str> = env
         .from
@@ -562,8 +562,7 @@ fn process_message(raw: Raw<'_>, opts: &ScanOptions, r: &mut UnitResult) {
         return;
     }
     if env.to.is_empty() && env.cc.is_empty() && env.from.is_empty() && env.message_id.is_none() {
-        r.warnings
-            .push(Warning::new("no-usable-headers", loc.clone()));
+        r.warnings.push(Warning::new("no-usable-headers", loc()));
     }
     let keys = Keys {
         msgid: env
@@ -600,7 +599,7 @@ fn process_message(raw: Raw<'_>, opts: &ScanOptions, r: &mut UnitResult) {
     if let (Some(dir), Some(w), Some(sha)) = (&opts.evidence_dir, raw.whole, &sha256) {
         if let Err(e) = crate::export::write_evidence(dir, sha, w) {
             r.errors.push(InputError {
-                location: format!("evidence for {loc}"),
+                location: format!("evidence for {}", loc()),
                 message: e.to_string(),
             });
         }
