@@ -29,6 +29,9 @@ pub enum Problem {
     BareAddressInPhrase,
     /// Unbalanced quote or comment: the rest of the header was read as best as possible.
     Unbalanced,
+    /// An unbracketed address cut in two by a line fold (`devicet<CRLF> ree@vger.kernel.org`):
+    /// the pieces were joined.
+    JoinedAcrossFold,
 }
 
 impl Problem {
@@ -39,11 +42,15 @@ impl Problem {
             Problem::UnclosedAngle => "unclosed-angle-bracket",
             Problem::BareAddressInPhrase => "bare-address-in-display-name",
             Problem::Unbalanced => "unbalanced-quote-or-comment",
+            Problem::JoinedAcrossFold => "address-joined-across-fold",
         }
     }
     /// Salvaged problems still produced an address.
     pub fn salvaged(self) -> bool {
-        matches!(self, Problem::UnclosedAngle | Problem::BareAddressInPhrase)
+        matches!(
+            self,
+            Problem::UnclosedAngle | Problem::BareAddressInPhrase | Problem::JoinedAcrossFold
+        )
     }
 }
 
@@ -69,6 +76,9 @@ struct Entry {
     /// True when the last phrase token was directly followed by the next (no whitespace): used
     /// to glue `"john doe"@example.org` or `a.b@c` back into one word.
     glued: Vec<bool>,
+    /// True when the whitespace before the word was exactly one line fold (`CRLF` + one space or
+    /// tab, nothing else): a writer that wraps at a fixed width may have cut a token there.
+    fold_before: Vec<bool>,
     angle: Option<Range<usize>>,
     angle_unclosed: bool,
     comment: Option<Range<usize>>,
@@ -84,10 +94,17 @@ pub fn parse_address_list(v: &[u8]) -> AddressList {
     let mut i = 0;
     let n = v.len();
     let mut last_was_ws = true;
+    // Start of the current run of whitespace, if the previous byte was whitespace.
+    let mut ws_from: Option<usize> = None;
     while i < n {
         let b = v[i];
+        let fold = ws_from.is_some_and(|w| is_single_fold(&v[w..i]));
+        if !matches!(b, b' ' | b'\t' | b'\r' | b'\n') {
+            ws_from = None;
+        }
         match b {
             b' ' | b'\t' | b'\r' | b'\n' => {
+                ws_from.get_or_insert(i);
                 last_was_ws = true;
                 i += 1;
                 continue;
@@ -95,7 +112,7 @@ pub fn parse_address_list(v: &[u8]) -> AddressList {
             b'"' => {
                 let (end, closed) = skip_quoted(v, i);
                 e.unbalanced |= !closed;
-                push_word(&mut e, i..end, last_was_ws);
+                push_word(&mut e, i..end, last_was_ws, false);
                 i = end;
             }
             b'(' => {
@@ -153,7 +170,7 @@ pub fn parse_address_list(v: &[u8]) -> AddressList {
                 {
                     i += 1;
                 }
-                push_word(&mut e, start..i, last_was_ws);
+                push_word(&mut e, start..i, last_was_ws, fold);
                 last_was_ws = false;
                 continue;
             }
@@ -164,10 +181,16 @@ pub fn parse_address_list(v: &[u8]) -> AddressList {
     out
 }
 
-fn push_word(e: &mut Entry, r: Range<usize>, after_ws: bool) {
+fn push_word(e: &mut Entry, r: Range<usize>, after_ws: bool, after_fold: bool) {
     e.start.get_or_insert(r.start);
     e.glued.push(!after_ws && !e.words.is_empty());
+    e.fold_before.push(after_fold);
     e.words.push(r);
+}
+
+/// Exactly one line fold: a line break followed by one space or tab.
+fn is_single_fold(ws: &[u8]) -> bool {
+    matches!(ws, b"\n " | b"\n\t" | b"\r\n " | b"\r\n\t")
 }
 
 /// Skip a quoted string starting at `i` (which holds `"`); returns (end, closed).
@@ -264,10 +287,17 @@ fn finish(v: &[u8], e: &mut Entry, out: &mut AddressList) {
     // like `"john doe"@example.org`).
     let groups = glued_groups(v, &entry);
     if groups.is_empty() {
-        // Only a comment.
+        // Only a comment (`unlisted-recipients:; (no To-header on input)`): nothing to read.
+        return;
+    }
+    if let Some(addr) = joined_across_fold(v, &entry, &groups) {
         out.broken.push(Broken {
-            problem: Problem::NoAddress,
+            problem: Problem::JoinedAcrossFold,
             at,
+        });
+        out.mailboxes.push(Mailbox {
+            addr,
+            name: entry.comment,
         });
         return;
     }
@@ -325,6 +355,23 @@ fn finish(v: &[u8], e: &mut Entry, out: &mut AddressList) {
     }
 }
 
+/// `devicet<fold>ree@vger.kernel.org`: two bare words, the second an address, the first not,
+/// with exactly one line fold and nothing else between them, is one address that a writer
+/// wrapping at a fixed width cut in two. (A name before a bare address is written with a space,
+/// `John j@x`; a quoted or encoded name is never joined.)
+fn joined_across_fold(v: &[u8], e: &Entry, groups: &[Range<usize>]) -> Option<String> {
+    if groups.len() != 2 || e.words.len() != 2 || !e.fold_before[1] {
+        return None;
+    }
+    let (a, b) = (&v[groups[0].clone()], &v[groups[1].clone()]);
+    if a.contains(&b'@') || !b.contains(&b'@') || a.starts_with(b"\"") || a.starts_with(b"=?") {
+        return None;
+    }
+    let mut joined = a.to_vec();
+    joined.extend_from_slice(b);
+    normalize(&joined)
+}
+
 fn phrase_range(e: &Entry) -> Option<Range<usize>> {
     let first = e.words.first()?;
     let last = e.words.last()?;
@@ -349,15 +396,40 @@ fn glued_groups(v: &[u8], e: &Entry) -> Vec<Range<usize>> {
     out
 }
 
-/// Normalise an address: drop comments, whitespace, quotes, an obsolete route; lower-case.
+/// Normalise an address: drop comments, whitespace, an obsolete route; lower-case.
 /// Returns `None` when what is left is not `local@domain`.
+///
+/// A quoted local part is kept as written, quotes included (RFC 5322 §3.4.1: `"john doe"@x` and
+/// `johndoe@x` are different mailboxes), and only its domain is lower-cased. Quotes around a
+/// local part that needs none (`"john"@x`) are dropped: that is the same mailbox as `john@x`.
+/// Nothing inside quotes is split or taken for a comment.
 pub fn normalize(raw: &[u8]) -> Option<String> {
     let mut s: Vec<u8> = Vec::with_capacity(raw.len());
+    let mut quoted = false;
     let mut i = 0;
     while i < raw.len() {
         match raw[i] {
             b'(' => i = skip_comment(raw, i).0,
-            b'"' | b' ' | b'\t' | b'\r' | b'\n' | b'<' | b'>' => i += 1,
+            b'"' => {
+                let (end, closed) = skip_quoted(raw, i);
+                let inner = &raw[i + 1..if closed { end - 1 } else { end }.max(i + 1)];
+                let content = unescape(inner);
+                if needs_quotes(&content) {
+                    quoted = true;
+                    s.push(b'"');
+                    for &b in &content {
+                        if b == b'"' || b == b'\\' {
+                            s.push(b'\\');
+                        }
+                        s.push(b);
+                    }
+                    s.push(b'"');
+                } else {
+                    s.extend_from_slice(&content);
+                }
+                i = end;
+            }
+            b' ' | b'\t' | b'\r' | b'\n' | b'<' | b'>' => i += 1,
             b'\\' if i + 1 < raw.len() => {
                 s.push(raw[i + 1]);
                 i += 2;
@@ -368,27 +440,30 @@ pub fn normalize(raw: &[u8]) -> Option<String> {
             }
         }
     }
-    // `'j@x.example'`: apostrophes pasted around an address (Outlook habits) are not part of it.
-    while s.first() == Some(&b'\'') {
-        s.remove(0);
-    }
-    while s.last() == Some(&b'\'') {
-        s.pop();
-    }
-    // Obsolete route: @a,@b:local@domain
-    if s.first() == Some(&b'@') {
-        let colon = memchr::memchr(b':', &s)?;
-        s.drain(..=colon);
+    if !quoted {
+        // `'j@x.example'`: apostrophes pasted around an address (Outlook habits) are not part
+        // of it.
+        while s.first() == Some(&b'\'') {
+            s.remove(0);
+        }
+        while s.last() == Some(&b'\'') {
+            s.pop();
+        }
+        // Obsolete route: @a,@b:local@domain
+        if s.first() == Some(&b'@') {
+            let colon = memchr::memchr(b':', &s)?;
+            s.drain(..=colon);
+        }
     }
     let at = memchr::memrchr(b'@', &s)?;
     let (local, domain) = (&s[..at], &s[at + 1..]);
     if local.is_empty() || domain.is_empty() {
         return None;
     }
-    if s.iter()
-        .any(|&b| b < 0x21 || b == 0x7f || b",;:<>()".contains(&b))
-        && !domain.starts_with(b"[")
-    {
+    let bad = |b: &u8| *b < 0x21 || *b == 0x7f || b",;:<>()".contains(b);
+    // Specials are only allowed inside the quotes of a quoted local part.
+    let checked: &[u8] = if quoted { domain } else { &s };
+    if checked.iter().any(bad) && !domain.starts_with(b"[") {
         return None;
     }
     if domain.contains(&b'@')
@@ -397,11 +472,39 @@ pub fn normalize(raw: &[u8]) -> Option<String> {
     {
         return None;
     }
-    let text = match std::str::from_utf8(&s) {
-        Ok(t) => t.to_lowercase(),
-        Err(_) => super::text::latin1(&s).to_lowercase(),
+    let text = |b: &[u8]| match std::str::from_utf8(b) {
+        Ok(t) => t.to_string(),
+        Err(_) => super::text::latin1(b),
     };
-    Some(text)
+    Some(if quoted {
+        format!("{}@{}", text(local), text(domain).to_lowercase())
+    } else {
+        text(&s).to_lowercase()
+    })
+}
+
+/// The content of a quoted string with its backslash escapes resolved.
+fn unescape(inner: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(inner.len());
+    let mut k = 0;
+    while k < inner.len() {
+        if inner[k] == b'\\' && k + 1 < inner.len() {
+            out.push(inner[k + 1]);
+            k += 2;
+        } else {
+            out.push(inner[k]);
+            k += 1;
+        }
+    }
+    out
+}
+
+/// A local part that is not a dot-atom needs its quotes to mean the same mailbox.
+fn needs_quotes(local: &[u8]) -> bool {
+    local.is_empty()
+        || local
+            .iter()
+            .any(|&b| b < 0x21 || b == 0x7f || b"\"(),:;<>@[\\]".contains(&b))
 }
 
 /// Decode a raw display name: encoded words (RFC 2047), quotes and escapes, raw UTF-8 or
@@ -597,6 +700,43 @@ mod tests {
         let _ = parse_address_list(b"(((( <");
         let _ = parse_address_list(b"<");
         let _ = parse_address_list(b"\\");
+    }
+
+    #[test]
+    fn quoted_local_parts_are_kept_as_written() {
+        assert_eq!(
+            addrs("\"john doe\"@X.Test, \"a,b\"@x.test, \"list:x\"@x.test"),
+            vec!["\"john doe\"@x.test", "\"a,b\"@x.test", "\"list:x\"@x.test"]
+        );
+        // Parentheses inside quotes are not a comment; case of the local part is kept.
+        assert_eq!(
+            addrs("Name <\"Odd (Box)\"@Example.ORG>"),
+            vec!["\"Odd (Box)\"@example.org"]
+        );
+        // Quotes that change nothing are dropped: the same mailbox as the bare form.
+        assert_eq!(addrs("\"john\"@example.org"), vec!["john@example.org"]);
+        assert!(problems("\"john doe\"@x.test, \"a,b\"@x.test").is_empty());
+    }
+
+    #[test]
+    fn address_cut_by_a_fold_is_joined_with_a_warning() {
+        assert_eq!(
+            addrs("a@x.test, devicet\r\n ree@vger.kernel.org, b@x.test"),
+            vec!["a@x.test", "devicetree@vger.kernel.org", "b@x.test"]
+        );
+        assert_eq!(
+            problems("a@x.test, devicet\n ree@vger.kernel.org"),
+            vec![Problem::JoinedAcrossFold]
+        );
+        // A name written before a bare address with a space is not joined.
+        assert_eq!(addrs("John j@example.org"), vec!["j@example.org"]);
+        assert_eq!(addrs("\"John\"\r\n j@example.org"), vec!["j@example.org"]);
+    }
+
+    #[test]
+    fn comment_after_an_empty_group_is_not_a_problem() {
+        assert!(problems("unlisted-recipients:; (no To-header on input)").is_empty());
+        assert!(addrs("unlisted-recipients:; (no To-header on input)").is_empty());
     }
 
     #[test]
