@@ -9,17 +9,29 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use bccaudit::detect::Policy;
+use bccaudit::export::out_dir::ReportDir;
+use bccaudit::export::terminal_safe;
 use bccaudit::parse::date::{parse_cli_date, rfc3339};
-use bccaudit::source::imap::{Auth, ImapOptions, ImapSource, ImapUrl, State};
+use bccaudit::source::imap::{mask_password, Auth, ImapOptions, ImapSource, ImapUrl, State};
 use bccaudit::source::{self, Source};
 use bccaudit::{analysis, export, scan};
 
 /// Print a line to standard output. A closed pipe (`bccaudit … | head -1`) ends the output,
-/// not the program: the reports are already written by the time anything is printed.
+/// not the program: the reports are already written by the time anything is printed. Control
+/// characters (from subjects, file names, a server's replies) are escaped, never obeyed.
 macro_rules! out {
     ($($t:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+        let line = format!($($t)*);
+        let _ = writeln!(std::io::stdout().lock(), "{}", terminal_safe(&line));
+    }};
+}
+
+/// Print a line to standard error, control characters escaped.
+macro_rules! err {
+    ($($t:tt)*) => {{
+        let line = format!($($t)*);
+        eprintln!("{}", terminal_safe(&line));
     }};
 }
 
@@ -47,7 +59,7 @@ struct ScanArgs {
     /// Inputs: mbox files, Maildirs or folders of message files, `-` for an mbox on standard
     /// input, or imaps:// / imap:// URLs.
     #[arg(required = true)]
-    inputs: Vec<String>,
+    inputs: Vec<std::ffi::OsString>,
     /// Directory for the reports (created 0700).
     #[arg(long, short)]
     out: PathBuf,
@@ -146,7 +158,7 @@ struct ImapOpts {
 impl ImapOpts {
     fn resolve(&self, url: &ImapUrl) -> Result<ImapOptions> {
         if self.insecure {
-            eprintln!(
+            err!(
                 "bccaudit: WARNING: --insecure: the certificate of {} is not verified",
                 url.server()
             );
@@ -194,7 +206,7 @@ impl ImapOpts {
             return Ok(Auth::Password(p));
         }
         if let Some(p) = &url.password {
-            eprintln!("bccaudit: WARNING: a password in the URL is visible to other users of this machine (process list, shell history); prefer BCCAUDIT_IMAP_PASSWORD or --password-file");
+            err!("bccaudit: WARNING: a password in the URL is visible to other users of this machine (process list, shell history); prefer BCCAUDIT_IMAP_PASSWORD or --password-file");
             return Ok(Auth::Password(p.clone()));
         }
         if std::io::stdin().is_terminal() {
@@ -210,17 +222,58 @@ impl ImapOpts {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    install_signal_cleanup();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            // Help and version go to stdout with 0; errors are one masked line, exit 2.
+            let text = mask_password(&e.render().to_string());
+            if e.use_stderr() {
+                eprint!("{}", terminal_safe(&text));
+                return ExitCode::from(2);
+            }
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+    };
     let r = match cli.command {
-        Command::Scan(a) => run_scan(a),
+        Command::Scan(a) => run_scan(a, &args),
         Command::Folders(a) => run_folders(a),
     };
     match r {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("bccaudit: {e:#}");
+            err!("bccaudit: {}", mask_password(&format!("{e:#}")));
             ExitCode::from(2)
         }
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP are blocked in every thread (this runs before any is started) and
+/// taken by one thread that removes the report being staged, so an interrupted run leaves no
+/// personal data behind and the previous report untouched.
+fn install_signal_cleanup() {
+    // SAFETY: signal-mask calls on a zeroed, initialised sigset_t; sigwait in the thread.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            libc::sigaddset(&mut set, sig);
+        }
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return;
+        }
+        let _ = std::thread::Builder::new()
+            .name("bccaudit-signals".into())
+            .spawn(move || {
+                let mut sig = 0;
+                if libc::sigwait(&set, &mut sig) == 0 {
+                    bccaudit::export::out_dir::remove_staging();
+                    eprintln!("bccaudit: interrupted; no report was written");
+                    std::process::exit(128 + sig);
+                }
+            });
     }
 }
 
@@ -230,8 +283,17 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-fn is_url(s: &str) -> bool {
-    s.starts_with("imaps://") || s.starts_with("imap://")
+/// An IMAP URL, in any case spelling (`IMAPS://` too).
+fn is_url(s: &std::ffi::OsStr) -> bool {
+    s.to_str().is_some_and(|s| {
+        let l = s.get(..8).unwrap_or(s).to_ascii_lowercase();
+        l.starts_with("imaps://") || l.starts_with("imap://")
+    })
+}
+
+/// Parser threads at most, whatever --jobs says.
+fn max_jobs() -> usize {
+    4 * std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn policy(a: &ScanArgs) -> Result<Policy> {
@@ -243,6 +305,12 @@ fn policy(a: &ScanArgs) -> Result<Policy> {
             })
             .transpose()
     };
+    let (since, until) = (date(&a.since, "since")?, date(&a.until, "until")?);
+    if let (Some(s), Some(u)) = (since, until) {
+        if s >= u {
+            bail!("--since must be earlier than --until (the range is [since, until))");
+        }
+    }
     if !(0.0..=1.0).contains(&a.jaccard) {
         bail!("--jaccard must be between 0 and 1");
     }
@@ -265,66 +333,74 @@ fn policy(a: &ScanArgs) -> Result<Policy> {
             })
             .collect(),
         min_exposed: a.min_exposed,
-        since: date(&a.since, "since")?,
-        until: date(&a.until, "until")?,
+        since,
+        until,
         senders: a.senders.iter().map(|s| s.to_lowercase()).collect(),
     })
 }
 
-/// The command line as recorded in summary.json: passwords in URLs are masked.
-fn recorded_arguments() -> Vec<String> {
-    std::env::args()
-        .map(|a| match (is_url(&a), a.find("://"), a.find('@')) {
-            (true, Some(s), Some(at)) if a[s + 3..at].contains(':') => {
-                let user_end = s + 3 + a[s + 3..at].find(':').unwrap_or(0);
-                format!("{}:***{}", &a[..user_end], &a[at..])
-            }
-            _ => a,
-        })
+/// The command line as recorded in summary.json: any password in an IMAP URL is masked, in
+/// every spelling; bytes that are not UTF-8 are recorded lossily.
+fn recorded_arguments(args: &[std::ffi::OsString]) -> Vec<String> {
+    args.iter()
+        .map(|a| mask_password(&a.to_string_lossy()))
         .collect()
 }
 
-fn run_scan(a: ScanArgs) -> Result<ExitCode> {
+fn run_scan(a: ScanArgs, args: &[std::ffi::OsString]) -> Result<ExitCode> {
     let started = now();
     let clock = Instant::now();
     let policy = policy(&a)?;
     if a.jobs == Some(0) {
         bail!("--jobs must be at least 1");
     }
-    let jobs = a
+    let mut jobs = a
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if jobs > max_jobs() {
+        err!(
+            "bccaudit: WARNING: --jobs {jobs} is more than 4 per core; using {}",
+            max_jobs()
+        );
+        jobs = max_jobs();
+    }
     if a.inputs.iter().filter(|i| *i == "-").count() > 1 {
         bail!("standard input (-) can be given only once");
     }
-    export::prepare_out_dir(&a.out, a.force).context("output directory")?;
+    // Everything that can be refused is checked before a long scan: the output directory (and
+    // its lock), the --state file's directory.
+    let report_dir = ReportDir::prepare(&a.out, a.force).context("--out")?;
     let evidence_dir = if a.evidence {
-        Some(export::evidence_dir(&a.out)?)
+        Some(export::evidence_dir(report_dir.path())?)
     } else {
         None
     };
-
     let mut state = match &a.imap.state {
-        Some(p) => State::load(p).map_err(|e| anyhow::anyhow!("--state {e}"))?,
+        Some(p) => {
+            export::check_writable(state_dir(p)).context("--state")?;
+            State::load(p).map_err(|e| anyhow::anyhow!("--state {e}"))?
+        }
         None => State::default(),
     };
+    let own = report_dir.own_ids();
     let mut sources: Vec<Box<dyn Source>> = Vec::new();
     let mut open_errors = Vec::new();
     let mut total = Some(0u64);
     let mut accounts: Vec<(ImapUrl, ImapOptions)> = Vec::new();
     for input in &a.inputs {
         if is_url(input) {
-            let url = ImapUrl::parse(input)?;
+            let url = ImapUrl::parse(&input.to_string_lossy())?;
             let opts = a.imap.resolve(&url)?;
             let src = ImapSource::open(url.clone(), opts.clone(), Some(&state))?;
             accounts.push((url, opts));
             sources.push(Box::new(src));
             continue;
         }
-        match source::open_path(input, !a.no_input_hash) {
+        let path = std::path::Path::new(input);
+        match source::open_path(path, !a.no_input_hash, &own) {
             Ok(s) => {
-                match (input.as_str(), std::fs::metadata(input)) {
-                    ("-", _) => total = None,
+                match (input == "-", std::fs::metadata(path)) {
+                    (true, _) => total = None,
                     (_, Ok(m)) if m.is_file() => total = total.map(|t| t + m.len()),
                     _ => total = None,
                 }
@@ -340,7 +416,7 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
         evidence_dir,
     };
     let t_scan = Instant::now();
-    let mut result = scan::run(sources, total, &opts);
+    let mut result = scan::run(sources, total, &opts)?;
     let scan_secs = t_scan.elapsed().as_secs_f64();
     let t_analysis = Instant::now();
     result.errors.splice(0..0, open_errors);
@@ -362,24 +438,26 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
     }
     let analysis_secs = t_analysis.elapsed().as_secs_f64();
     let t_export = Instant::now();
-    export::csv::write_all(&report, &a.out)?;
+    export::csv::write_all(&report, report_dir.path())?;
+    let run = export::summary::RunInfo {
+        arguments: recorded_arguments(args),
+        started,
+        finished: now(),
+    };
+    export::summary::write(
+        report_dir.path(),
+        &export::summary::build(&result, &report, &run),
+    )?;
+    report_dir.commit().context("--out")?;
+    // The state moves on only once the report it covers is in place.
     if let Some(p) = &a.imap.state {
         for (_, _, record) in &accounts {
             state.record(record);
         }
-        let dir = match p.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => std::path::Path::new("."),
-        };
         let name = p.file_name().context("--state needs a file name")?;
-        export::write_atomic(dir, &name.to_string_lossy(), &state.to_json()).context("--state")?;
+        export::write_atomic(state_dir(p), &name.to_string_lossy(), &state.to_json())
+            .context("--state (the report was written; the next run reads these messages again)")?;
     }
-    let run = export::summary::RunInfo {
-        arguments: recorded_arguments(),
-        started,
-        finished: now(),
-    };
-    export::summary::write(&a.out, &export::summary::build(&result, &report, &run))?;
     print_summary(&result, &report, &a, clock.elapsed().as_secs_f64());
     if a.verbose {
         out!(
@@ -389,7 +467,7 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
     }
 
     for e in &result.errors {
-        eprintln!("bccaudit: could not read {e}");
+        err!("bccaudit: could not read {e}");
     }
     Ok(if !result.errors.is_empty() {
         ExitCode::from(2)
@@ -398,6 +476,14 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The directory of the --state file.
+fn state_dir(p: &std::path::Path) -> &std::path::Path {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    }
 }
 
 fn print_summary(s: &scan::ScanResult, r: &analysis::Report, a: &ScanArgs, secs: f64) {
@@ -415,6 +501,18 @@ fn print_summary(s: &scan::ScanResult, r: &analysis::Report, a: &ScanArgs, secs:
         out!(
             "{} messages were outside --since/--until/--sender.",
             st.filtered_out
+        );
+    }
+    if st.files_skipped_not_message > 0 {
+        let kinds: Vec<String> = st
+            .files_skipped_by_type
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
+        out!(
+            "{} file(s) were not mail and were skipped ({}); listed in summary.json.",
+            st.files_skipped_not_message,
+            kinds.join(", ")
         );
     }
     if s.warnings.total() > 0 {

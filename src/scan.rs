@@ -81,7 +81,8 @@ struct UnitResult {
     outcomes: Vec<Outcome>,
     warnings: Vec<Warning>,
     errors: Vec<InputError>,
-    not_message: bool,
+    /// A file in a tree that is not mail: what it looks like.
+    not_message: Option<&'static str>,
     manifest: Option<String>,
     file_sha256: Option<String>,
 }
@@ -103,6 +104,8 @@ pub struct Stats {
     pub filtered_out: u64,
     pub undated: u64,
     pub files_skipped_not_message: u64,
+    /// The skipped files by what they look like (`PST`, `zip`, `empty`, …).
+    pub files_skipped_by_type: std::collections::BTreeMap<String, u64>,
     pub bytes: u64,
 }
 
@@ -120,17 +123,29 @@ enum Msg {
     Done(usize, InputInfo),
 }
 
+/// The scan could not start (the machine refused threads: `ulimit -u`, memory).
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("cannot start {jobs} parser thread(s): {message} (try a smaller --jobs)")]
+    Pool { jobs: usize, message: String },
+    #[error("cannot start the source thread: {0}")]
+    Thread(std::io::Error),
+}
+
 /// Run the whole scan.
 pub fn run(
     sources: Vec<Box<dyn Source>>,
     total_bytes: Option<u64>,
     opts: &ScanOptions,
-) -> ScanResult {
+) -> Result<ScanResult, ScanError> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.max(1))
         .thread_name(|i| format!("bccaudit-parse-{i}"))
         .build()
-        .expect("thread pool");
+        .map_err(|e| ScanError::Pool {
+            jobs: opts.jobs,
+            message: e.to_string(),
+        })?;
     let bar = Progress::new(
         opts.progress,
         total_bytes,
@@ -154,7 +169,7 @@ pub fn run(
                 }
             }
         })
-        .expect("spawn source thread");
+        .map_err(ScanError::Thread)?;
 
     let mut c = Collector::new(n_inputs);
     // Results of the previous batch, folded while the pool parses the next one.
@@ -203,13 +218,13 @@ pub fn run(
     let _ = producer.join();
     bar.finish();
     c.stats.unique = c.stats.messages_read - c.stats.duplicates;
-    ScanResult {
+    Ok(ScanResult {
         findings: c.findings,
         stats: c.stats,
         warnings: c.warnings,
         errors: c.errors,
         inputs: c.inputs,
-    }
+    })
 }
 
 /// Progress on stderr: one bar in bytes for file inputs, one bar per IMAP folder in messages.
@@ -366,8 +381,13 @@ impl Collector {
         if r.file_sha256.is_some() {
             self.manifests[input].1 = r.file_sha256;
         }
-        if r.not_message {
+        if let Some(kind) = r.not_message {
             self.stats.files_skipped_not_message += 1;
+            *self
+                .stats
+                .files_skipped_by_type
+                .entry(kind.to_string())
+                .or_default() += 1;
         }
         for w in r.warnings {
             if w.kind == "undated-message" {
@@ -462,7 +482,7 @@ fn process_unit(unit: Unit, opts: &ScanOptions) -> UnitResult {
 }
 
 fn process_file(path: &Path, opts: &ScanOptions, r: &mut UnitResult) {
-    let shown = path.display().to_string();
+    let shown = crate::source::path_text(path);
     let (content, digest, size) = match read_message_file(path) {
         Ok(x) => x,
         Err(e) => {
@@ -477,7 +497,13 @@ fn process_file(path: &Path, opts: &ScanOptions, r: &mut UnitResult) {
     r.manifest = Some(format!("{hexd}  {shown}"));
     r.file_sha256 = Some(hexd.clone());
     match content {
-        FileContent::NotMessage => r.not_message = true,
+        FileContent::NotMessage(kind) => {
+            r.not_message = Some(kind.label());
+            r.warnings.push(Warning::new(
+                "file-not-mail-skipped",
+                format!("{shown} ({})", kind.label()),
+            ));
+        }
         FileContent::Message {
             head,
             header_len,
@@ -539,7 +565,13 @@ fn process_message(raw: Raw<'_>, opts: &ScanOptions, r: &mut UnitResult) {
         r.warnings
             .push(Warning::new("header-block-not-terminated", loc()));
     }
-    let env = message::envelope(raw.header);
+    // A UTF-8 BOM before the first field (a message file, or an mbox message) is not part of
+    // its name: without this the first header (often `To:`) would be lost.
+    let env = message::envelope(
+        raw.header
+            .strip_prefix(b"\xef\xbb\xbf")
+            .unwrap_or(raw.header),
+    );
     for (kind, off) in &env.problems {
         r.warnings
             .push(Warning::new(kind, format!("{} (header byte {off})", loc())));

@@ -3,55 +3,29 @@
 //! every CSV cell is guarded against spreadsheet formula injection.
 
 pub mod csv;
+pub mod out_dir;
 pub mod summary;
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
-
-/// Report files bccaudit writes (an existing report is not overwritten without `--force`).
-pub const REPORT_FILES: &[&str] = &[
-    "incidents.csv",
-    "messages.csv",
-    "affected.csv",
-    "exposures.csv",
-    "summary.json",
-];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     #[error("{0} already holds a report; use --force to overwrite it")]
     Exists(String),
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("{0}")]
+    Refused(String),
+    #[error("{path}: {err}")]
+    Io { path: String, err: std::io::Error },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
-    move |source| ExportError::Io {
+    move |err| ExportError::Io {
         path: path.display().to_string(),
-        source,
+        err,
     }
-}
-
-/// Create the output directory (0700), or check an existing one.
-pub fn prepare_out_dir(dir: &Path, force: bool) -> Result<(), ExportError> {
-    if dir.exists() {
-        let has_report = REPORT_FILES.iter().any(|f| dir.join(f).exists());
-        if has_report && !force {
-            return Err(ExportError::Exists(dir.display().to_string()));
-        }
-        return Ok(());
-    }
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(io(dir))?;
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io(dir))
 }
 
 /// Write `bytes` to `dir/name` atomically, owner-only.
@@ -59,34 +33,41 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), ExportEr
     write_atomic_with(dir, name, |w| w.write_all(bytes))
 }
 
-/// Stream a file into `dir/name` atomically, owner-only: written to a temporary name (0600 from
-/// its creation), synced, then renamed into place. Nothing is left behind on failure.
+/// Stream a file into `dir/name` atomically, owner-only: written to a temporary file created
+/// with `O_CREAT|O_EXCL` under an unpredictable name (so a planted symlink is never followed),
+/// 0600 from its creation, synced, then renamed into place. Nothing is left behind on failure.
 pub fn write_atomic_with(
     dir: &Path,
     name: &str,
     fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<(), ExportError> {
     let target = dir.join(name);
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .permissions(fs::Permissions::from_mode(0o600))
+        .tempfile_in(dir)
+        .map_err(io(dir))?;
     let result = (|| {
-        let f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
         // The mode above is filtered by the umask; make sure it is exactly 0600.
-        f.set_permissions(fs::Permissions::from_mode(0o600))?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o600))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file());
         fill(&mut w)?;
-        let f = w.into_inner().map_err(|e| e.into_error())?;
-        f.sync_all()
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()
     })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(io(&tmp)(e));
-    }
-    fs::rename(&tmp, &target).map_err(io(&target))
+    result.map_err(io(tmp.path()))?;
+    tmp.persist(&target)
+        .map(drop)
+        .map_err(|e| io(&target)(e.error))
+}
+
+/// Check, before a long scan, that files can be created in `dir` (e.g. for `--state`).
+pub fn check_writable(dir: &Path) -> Result<(), ExportError> {
+    tempfile::Builder::new()
+        .prefix(".bccaudit-check.")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(io(dir))
 }
 
 /// Save one exposing message's raw bytes as `dir/<sha256>.eml` (once per distinct content).
@@ -95,17 +76,10 @@ pub fn write_evidence(dir: &Path, sha256: &str, bytes: &[u8]) -> std::io::Result
     if dir.join(&name).exists() {
         return Ok(());
     }
-    let tmp = format!(
-        "{sha256}.{:?}.{}",
-        std::thread::current().id(),
-        std::process::id()
-    )
-    .replace(['(', ')'], "");
-    write_atomic(dir, &tmp, bytes).map_err(|e| match e {
-        ExportError::Io { source, .. } => source,
+    write_atomic(dir, &name, bytes).map_err(|e| match e {
+        ExportError::Io { err, .. } => err,
         e => std::io::Error::other(e.to_string()),
-    })?;
-    fs::rename(dir.join(&tmp), dir.join(&name))
+    })
 }
 
 /// Create `dir/evidence` (0700) and return it.
@@ -119,12 +93,59 @@ pub fn evidence_dir(dir: &Path) -> Result<std::path::PathBuf, ExportError> {
     Ok(e)
 }
 
-/// A cell that a spreadsheet would run as a formula gets a leading `'`.
+/// A cell made safe for a spreadsheet: control characters (other than tab and line ends) are
+/// written as `\u{..}` escapes, and a cell whose first visible character would start a formula
+/// (`=`, `+`, `-`, `@`, their fullwidth forms `＝＋－＠`, or a tab or CR) gets a leading `'`,
+/// also when invisible characters (a BOM, zero-width spaces) stand before it. Long digit strings
+/// are left as they are (a spreadsheet may still show them in scientific notation).
 pub fn guard_cell(s: &str) -> std::borrow::Cow<'_, str> {
-    match s.as_bytes().first() {
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{s}").into(),
-        _ => s.into(),
+    let is_ctl = |c: char| c.is_control() && !matches!(c, '\t' | '\r' | '\n');
+    let cleaned: std::borrow::Cow<'_, str> = if s.chars().any(is_ctl) {
+        s.chars()
+            .map(|c| {
+                if is_ctl(c) {
+                    format!("\\u{{{:x}}}", c as u32)
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect::<String>()
+            .into()
+    } else {
+        s.into()
+    };
+    let invisible = |c: char| {
+        matches!(
+            c,
+            '\u{feff}' | '\u{200b}'..='\u{200f}' | '\u{2060}' | '\u{00ad}'
+        )
+    };
+    let first = cleaned.chars().find(|&c| !invisible(c));
+    match first {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '＝' | '＋' | '－' | '＠') => {
+            format!("'{cleaned}").into()
+        }
+        _ => cleaned,
     }
+}
+
+/// Text made safe for a terminal: control characters (ANSI/OSC escapes from a server's reply
+/// or a file name) are shown as `\u{1b}` instead of being obeyed. Tab and newline are kept.
+pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    let is_ctl = |c: char| c.is_control() && !matches!(c, '\t' | '\n');
+    if !s.chars().any(is_ctl) {
+        return s.into();
+    }
+    s.chars()
+        .map(|c| {
+            if is_ctl(c) {
+                format!("\\u{{{:x}}}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
 }
 
 #[cfg(test)]
@@ -141,15 +162,46 @@ mod tests {
     }
 
     #[test]
-    fn files_are_owner_only_and_atomic() {
-        let d = tempfile::tempdir().unwrap();
-        let out = d.path().join("report");
-        prepare_out_dir(&out, false).unwrap();
+    fn formula_guard_gaps_are_closed() {
+        for bad in [
+            "＝HYPERLINK(\"x\")",
+            "＋1",
+            "－1",
+            "＠SUM(A1)",
+            "\u{feff}=1+1",
+            "\u{200b}+1",
+        ] {
+            assert!(guard_cell(bad).starts_with('\''), "{bad}");
+        }
+        // NUL and ESC are escaped, never written raw; the escaped text starts with a backslash.
+        assert_eq!(guard_cell("\0=1"), "\\u{0}=1");
+        assert_eq!(guard_cell("a\x1b[31mred"), "a\\u{1b}[31mred");
+        assert_eq!(guard_cell("12345678901234567890"), "12345678901234567890");
+    }
+
+    #[test]
+    fn terminal_output_is_escaped() {
         assert_eq!(
-            fs::metadata(&out).unwrap().permissions().mode() & 0o777,
-            0o700
+            terminal_safe("NO \x1b]0;pwned\x07 x"),
+            "NO \\u{1b}]0;pwned\\u{7} x"
         );
+        assert_eq!(terminal_safe("plain\tline\n"), "plain\tline\n");
+    }
+
+    #[test]
+    fn atomic_files_are_owner_only_and_never_follow_a_planted_link() {
+        let d = tempfile::tempdir().unwrap();
+        let victim = d.path().join("victim");
+        fs::write(&victim, b"keep").unwrap();
+        let out = d.path().join("out");
+        fs::create_dir(&out).unwrap();
+        // Links planted at every name the old code would have used.
+        for pid in [std::process::id(), 1, 2] {
+            let _ =
+                std::os::unix::fs::symlink(&victim, out.join(format!(".summary.json.tmp-{pid}")));
+        }
         write_atomic(&out, "summary.json", b"{}").unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
         assert_eq!(
             fs::metadata(out.join("summary.json"))
                 .unwrap()
@@ -158,11 +210,9 @@ mod tests {
                 & 0o777,
             0o600
         );
-        assert_eq!(fs::read_dir(&out).unwrap().count(), 1, "no temp file left");
-        assert!(matches!(
-            prepare_out_dir(&out, false),
-            Err(ExportError::Exists(_))
-        ));
-        assert!(prepare_out_dir(&out, true).is_ok());
+        // A link planted at the final name is replaced, not written through.
+        std::os::unix::fs::symlink(&victim, out.join("affected.csv")).unwrap();
+        write_atomic(&out, "affected.csv", b"x").unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
     }
 }

@@ -27,6 +27,7 @@ pub fn build(scan: &ScanResult, report: &Report, run: &RunInfo) -> serde_json::V
             "filtered_out": scan.stats.filtered_out,
             "undated": scan.stats.undated,
             "files_skipped_not_message": scan.stats.files_skipped_not_message,
+            "files_skipped_by_type": scan.stats.files_skipped_by_type,
             "bytes": scan.stats.bytes,
             "warnings": scan.warnings.total(),
             "exposing_messages": report.messages.len(),

@@ -187,6 +187,7 @@ fn split_name(line: &[u8]) -> Option<(&[u8], usize)> {
 /// True when `buf` starts with something that looks like a header line (`Name:`), which is how
 /// a message file and a genuine mbox separator are recognised.
 pub fn starts_with_header_line(buf: &[u8]) -> bool {
+    let buf = buf.strip_prefix(b"\xef\xbb\xbf").unwrap_or(buf);
     let end = memchr::memchr2(b'\n', b'\r', buf).unwrap_or(buf.len());
     split_name(&buf[..end]).is_some()
 }
@@ -253,6 +254,7 @@ mod tests {
     fn header_line_detection() {
         assert!(starts_with_header_line(b"Return-Path: <x@y>\n"));
         assert!(starts_with_header_line(b"To : a@b\n"));
+        assert!(starts_with_header_line(b"\xef\xbb\xbfTo: a@b\n"));
         assert!(!starts_with_header_line(b"Hello there: friend\n"));
         assert!(!starts_with_header_line(b"\nTo: x"));
         assert!(!starts_with_header_line(

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::mbox::MboxSource;
-use super::{Batch, InputError, InputInfo, Source, Unit};
+use super::sniff::{self, FileKind};
+use super::{path_text, Batch, InputError, InputInfo, Source, Unit};
 use crate::parse::header;
 use crate::warning::Warning;
 
@@ -22,18 +23,121 @@ pub const LARGE_FILE: u64 = 16 << 20;
 const FILES_PER_BATCH: usize = 256;
 const BLOCK: usize = 64 << 10;
 
-/// Open a file for reading without touching its access time where the OS allows it.
+/// Open a file for reading without touching its access time where the OS allows it. Only a
+/// regular file is opened: a FIFO or device (even one swapped in after a check) is refused
+/// rather than blocking or being read forever (`O_NONBLOCK` makes the open itself not wait).
 pub fn open_evidence(path: &Path) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
-    match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOATIME)
-        .open(path)
-    {
-        Ok(f) => Ok(f),
+    let open = |extra: i32| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | extra)
+            .open(path)
+    };
+    let f = match open(libc::O_NOATIME) {
+        Ok(f) => f,
         // O_NOATIME is refused for files we do not own.
-        Err(e) if e.raw_os_error() == Some(libc::EPERM) => File::open(path),
-        Err(e) => Err(e),
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => open(0)?,
+        Err(e) => return Err(e),
+    };
+    let ft = f.metadata()?.file_type();
+    if !ft.is_file() {
+        return Err(std::io::Error::other(format!(
+            "is {}, not a regular file",
+            super::special_kind(&ft)
+        )));
+    }
+    Ok(f)
+}
+
+/// What a directory entry is (from `readdir`, without following links).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EntryType {
+    Dir,
+    File,
+    Symlink,
+    /// FIFO, socket, device.
+    Special(&'static str),
+}
+
+/// A directory listing read without changing the directory's access time (`O_NOATIME` where
+/// the OS allows it; `std::fs::read_dir` cannot ask for it). Also returns the directory's
+/// (device, inode).
+fn read_dir_noatime(
+    dir: &Path,
+) -> std::io::Result<((u64, u64), Vec<(std::ffi::OsString, EntryType)>)> {
+    use std::ffi::{CStr, CString, OsStr};
+    use std::os::unix::ffi::OsStrExt;
+    let c = CString::new(dir.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
+    // SAFETY: plain libc calls on a NUL-terminated path and on descriptors owned here; the
+    // DIR stream is closed on every path out.
+    unsafe {
+        let mut fd = libc::open(c.as_ptr(), flags | libc::O_NOATIME);
+        if fd < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM) {
+            fd = libc::open(c.as_ptr(), flags);
+        }
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::fstat(fd, &mut st) != 0 {
+            let e = std::io::Error::last_os_error();
+            libc::close(fd);
+            return Err(e);
+        }
+        let id = (st.st_dev, st.st_ino);
+        let dirp = libc::fdopendir(fd);
+        if dirp.is_null() {
+            let e = std::io::Error::last_os_error();
+            libc::close(fd);
+            return Err(e);
+        }
+        let mut out = Vec::new();
+        let result = loop {
+            *libc::__errno_location() = 0;
+            let ent = libc::readdir(dirp);
+            if ent.is_null() {
+                let e = std::io::Error::last_os_error();
+                break if e.raw_os_error().unwrap_or(0) == 0 {
+                    Ok(())
+                } else {
+                    Err(e)
+                };
+            }
+            let name = CStr::from_ptr((*ent).d_name.as_ptr());
+            let bytes = name.to_bytes();
+            if bytes == b"." || bytes == b".." {
+                continue;
+            }
+            let mut dt = (*ent).d_type;
+            if dt == libc::DT_UNKNOWN {
+                let mut s: libc::stat = std::mem::zeroed();
+                if libc::fstatat(fd, name.as_ptr(), &mut s, libc::AT_SYMLINK_NOFOLLOW) == 0 {
+                    dt = match s.st_mode & libc::S_IFMT {
+                        libc::S_IFDIR => libc::DT_DIR,
+                        libc::S_IFREG => libc::DT_REG,
+                        libc::S_IFLNK => libc::DT_LNK,
+                        libc::S_IFIFO => libc::DT_FIFO,
+                        libc::S_IFSOCK => libc::DT_SOCK,
+                        libc::S_IFCHR => libc::DT_CHR,
+                        _ => libc::DT_BLK,
+                    };
+                }
+            }
+            let t = match dt {
+                libc::DT_DIR => EntryType::Dir,
+                libc::DT_REG => EntryType::File,
+                libc::DT_LNK => EntryType::Symlink,
+                libc::DT_FIFO => EntryType::Special("a named pipe (FIFO)"),
+                libc::DT_SOCK => EntryType::Special("a socket"),
+                libc::DT_CHR => EntryType::Special("a character device"),
+                _ => EntryType::Special("a block device"),
+            };
+            out.push((OsStr::from_bytes(bytes).to_os_string(), t));
+        };
+        libc::closedir(dirp);
+        result.map(|()| (id, out))
     }
 }
 
@@ -65,74 +169,76 @@ pub struct TreeSource {
     is_dir: bool,
     /// Hash large mboxes found in the tree (message files are always hashed by the workers).
     hash: bool,
+    /// (device, inode) of directories not to walk: the report being written.
+    skip: Vec<(u64, u64)>,
 }
 
 impl TreeSource {
-    pub fn new(root: &Path, hash: bool) -> TreeSource {
+    pub fn new(root: &Path, hash: bool, skip: Vec<(u64, u64)>) -> TreeSource {
         TreeSource {
-            root: root.display().to_string(),
+            root: path_text(root),
             stack: vec![(root.to_path_buf(), true)],
             nested: None,
             files: 0,
             bytes: 0,
             is_dir: true,
             hash,
+            skip,
         }
     }
 
     pub fn single_file(path: &Path) -> TreeSource {
         TreeSource {
-            root: path.display().to_string(),
+            root: path_text(path),
             stack: vec![(path.to_path_buf(), false)],
             nested: None,
             files: 0,
             bytes: 0,
             is_dir: false,
             hash: true,
+            skip: Vec::new(),
         }
     }
 
     fn visit_dir(&mut self, dir: &Path, batch: &mut Batch) {
-        let rd = match std::fs::read_dir(dir) {
-            Ok(rd) => rd,
+        let (id, mut entries) = match read_dir_noatime(dir) {
+            Ok(x) => x,
             Err(e) => {
                 batch.errors.push(InputError {
-                    location: dir.display().to_string(),
+                    location: path_text(dir),
                     message: e.to_string(),
                 });
                 return;
             }
         };
-        let mut entries: Vec<(std::ffi::OsString, PathBuf, std::fs::FileType)> = Vec::new();
-        for ent in rd {
-            match ent.and_then(|e| Ok((e.file_name(), e.path(), e.file_type()?))) {
-                Ok(x) => entries.push(x),
-                Err(e) => batch.errors.push(InputError {
-                    location: dir.display().to_string(),
-                    message: e.to_string(),
-                }),
-            }
+        if self.skip.contains(&id) {
+            // The report directory (or its staging copy): never read our own output.
+            return;
         }
         // Maildir's tmp/ holds deliveries in progress, not messages.
         let is_maildir = entries
             .iter()
-            .any(|(n, _, t)| t.is_dir() && (n == "cur" || n == "new"));
+            .any(|(n, t)| *t == EntryType::Dir && (n == "cur" || n == "new"));
         entries.sort_by(|a, b| {
             use std::os::unix::ffi::OsStrExt;
             a.0.as_bytes().cmp(b.0.as_bytes())
         });
-        for (name, path, ft) in entries.into_iter().rev() {
-            if ft.is_symlink() {
-                batch.warnings.push(Warning::new(
-                    "symlink-not-followed",
-                    path.display().to_string(),
-                ));
-            } else if ft.is_dir() {
-                if !(is_maildir && name == "tmp") {
-                    self.stack.push((path, true));
+        for (name, t) in entries.into_iter().rev() {
+            let path = dir.join(&name);
+            match t {
+                EntryType::Symlink => batch
+                    .warnings
+                    .push(Warning::new("symlink-not-followed", path_text(&path))),
+                EntryType::Special(what) => batch.warnings.push(Warning::new(
+                    "not-a-regular-file",
+                    format!("{} ({what})", path_text(&path)),
+                )),
+                EntryType::Dir => {
+                    if !(is_maildir && name == "tmp") {
+                        self.stack.push((path, true));
+                    }
                 }
-            } else if ft.is_file() {
-                self.stack.push((path, false));
+                EntryType::File => self.stack.push((path, false)),
             }
         }
     }
@@ -167,7 +273,7 @@ impl Source for TreeSource {
                 Ok(m) => m.len(),
                 Err(e) => {
                     batch.errors.push(InputError {
-                        location: path.display().to_string(),
+                        location: path_text(&path),
                         message: e.to_string(),
                     });
                     continue;
@@ -229,8 +335,8 @@ pub enum FileContent {
     },
     /// A (small) mbox, read whole.
     Mbox(Vec<u8>),
-    /// Not a message.
-    NotMessage,
+    /// Not a message: what it looks like instead.
+    NotMessage(FileKind),
 }
 
 /// Read a file for the parser: the header block (and the rest only into the hasher).
@@ -240,9 +346,9 @@ pub fn read_message_file(path: &Path) -> std::io::Result<(FileContent, [u8; 32],
     let mut hasher = Sha256::new();
     let mut head: Vec<u8> = Vec::with_capacity(BLOCK);
     let mut eof = read_more(&mut f, &mut head, BLOCK)?;
-    let body = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&head);
-    let is_mbox = body.starts_with(b"From ");
-    let is_msg = !is_mbox && header::starts_with_header_line(body);
+    let kind = sniff::sniff(&head);
+    let is_mbox = kind == FileKind::Mbox;
+    let is_msg = kind == FileKind::Message;
     if is_mbox {
         while !eof {
             let more = BLOCK.max(head.len());
@@ -282,13 +388,20 @@ pub fn read_message_file(path: &Path) -> std::io::Result<(FileContent, [u8; 32],
     let content = match found {
         Some((header_len, terminated)) => {
             head.truncate(header_len);
+            // A leading UTF-8 BOM is not part of the first field's name.
+            let header_len = if head.starts_with(b"\xef\xbb\xbf") {
+                head.drain(..3);
+                header_len - 3
+            } else {
+                header_len
+            };
             FileContent::Message {
                 head,
                 header_len,
                 terminated,
             }
         }
-        None => FileContent::NotMessage,
+        None => FileContent::NotMessage(kind),
     };
     Ok((content, hasher.finalize().into(), total))
 }

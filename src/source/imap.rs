@@ -141,13 +141,53 @@ pub fn percent_encode(s: &str) -> String {
     out
 }
 
+/// `s` with the password of every `imap://` / `imaps://` URL in it (any case spelling) replaced
+/// by `***`. The userinfo runs to the last `@`, so a user or password holding an unencoded `@`
+/// is masked whole; where that over-reaches (an `@` in a folder name) more is masked, never less.
+pub fn mask_password(s: &str) -> String {
+    let lower = s.to_ascii_lowercase();
+    let mut out = String::with_capacity(s.len());
+    let mut at = 0;
+    while let Some(i) = lower[at..].find("imap").map(|i| at + i) {
+        let rest = &lower[i..];
+        let skip = if rest.starts_with("imaps://") {
+            8
+        } else if rest.starts_with("imap://") {
+            7
+        } else {
+            out.push_str(&s[at..i + 4]);
+            at = i + 4;
+            continue;
+        };
+        let start = i + skip;
+        // The URL ends at whitespace (an error message may go on after it).
+        let end = s[start..]
+            .find(|c: char| c.is_whitespace() || c == '"')
+            .map_or(s.len(), |e| start + e);
+        let url = &s[start..end];
+        out.push_str(&s[at..start]);
+        match (url.find(':'), url.rfind('@')) {
+            (Some(c), Some(a)) if c < a => {
+                out.push_str(&url[..c]);
+                out.push_str(":***");
+                out.push_str(&url[a..]);
+            }
+            _ => out.push_str(url),
+        }
+        at = end;
+    }
+    out.push_str(&s[at..]);
+    out
+}
+
 impl ImapUrl {
     pub fn parse(s: &str) -> Result<ImapUrl, ImapError> {
-        let bad = || ImapError::Url(s.to_string());
-        let (security, rest) = if let Some(r) = s.strip_prefix("imaps://") {
-            (Security::Implicit, r)
-        } else if let Some(r) = s.strip_prefix("imap://") {
-            (Security::StartTls, r)
+        let bad = || ImapError::Url(mask_password(s));
+        let lower = s.get(..8).unwrap_or(s).to_ascii_lowercase();
+        let (security, rest) = if lower.starts_with("imaps://") {
+            (Security::Implicit, &s[8..])
+        } else if lower.starts_with("imap://") {
+            (Security::StartTls, &s[7..])
         } else {
             return Err(bad());
         };
@@ -1560,6 +1600,31 @@ mod tests {
             r.response(&mut src).is_err(),
             "end of stream is an error, not a hang"
         );
+    }
+
+    #[test]
+    fn passwords_are_masked_in_every_spelling() {
+        for (url, secret) in [
+            ("imaps://bob:hunter2@host", "hunter2"),
+            ("IMAPS://bob:hunter2@host/Sent", "hunter2"),
+            ("Imap://dpo@example.org:s3cr@t@host:143", "s3cr"),
+            ("imaps://dpo@example.org:pw%40x@host", "pw%40x"),
+        ] {
+            let m = mask_password(url);
+            assert!(!m.contains(secret), "{url} -> {m}");
+            assert!(m.contains(":***@"), "{m}");
+            let e = ImapUrl::parse(&url.replace("@host", "@"))
+                .unwrap_err()
+                .to_string();
+            assert!(!e.contains(secret), "{e}");
+        }
+        assert_eq!(mask_password("imaps://u@h/Sent"), "imaps://u@h/Sent");
+        assert_eq!(
+            mask_password("error at imaps://u:p@h: refused"),
+            "error at imaps://u:***@h: refused"
+        );
+        let u = ImapUrl::parse("IMAPS://u:p@h").unwrap();
+        assert_eq!(u.security, Security::Implicit);
     }
 
     #[test]

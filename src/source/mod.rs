@@ -5,6 +5,7 @@
 pub mod files;
 pub mod imap;
 pub mod mbox;
+pub mod sniff;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -164,29 +165,81 @@ pub trait Source: Send {
 }
 
 /// Open a file-system input: `-` (standard input, as mbox), an mbox file, a message file, or a
-/// directory (Maildir or any tree of message files and mboxes).
+/// directory (Maildir or any tree of message files and mboxes). Any other file (a PST, a zip, a
+/// PDF, an empty file, a FIFO) is an error that says what it looks like. Directories whose
+/// (device, inode) is in `skip` (the report being written) are not walked.
 ///
 /// With `hash`, the SHA-256 of each input file is recorded (for an mbox it is computed on a
 /// thread of its own, concurrently with the scan).
-pub fn open_path(arg: &str, hash: bool) -> Result<Box<dyn Source>, InputError> {
-    if arg == "-" {
+pub fn open_path(
+    arg: &Path,
+    hash: bool,
+    skip: &[(u64, u64)],
+) -> Result<Box<dyn Source>, InputError> {
+    use std::io::Read;
+    if arg.as_os_str() == "-" {
         return Ok(Box::new(mbox::MboxSource::stdin()));
     }
-    let path = Path::new(arg);
-    let meta = std::fs::metadata(path).map_err(|e| InputError {
-        location: arg.to_string(),
-        message: e.to_string(),
-    })?;
+    let shown = path_text(arg);
+    let err = |message: String| InputError {
+        location: shown.clone(),
+        message,
+    };
+    let meta = std::fs::metadata(arg).map_err(|e| err(e.to_string()))?;
     if meta.is_dir() {
-        return Ok(Box::new(files::TreeSource::new(path, hash)));
+        return Ok(Box::new(files::TreeSource::new(arg, hash, skip.to_vec())));
     }
-    if files::sniff_mbox(path).map_err(|e| InputError {
-        location: arg.to_string(),
-        message: e.to_string(),
-    })? {
-        mbox::MboxSource::open(path, hash).map(|s| Box::new(s) as Box<dyn Source>)
+    if !meta.is_file() {
+        return Err(err(format!(
+            "is {}, not a regular file: bccaudit reads files, directories and IMAP URLs",
+            special_kind(&meta.file_type())
+        )));
+    }
+    let mut head = Vec::with_capacity(sniff::SNIFF_BYTES);
+    files::open_evidence(arg)
+        .and_then(|f| f.take(sniff::SNIFF_BYTES as u64).read_to_end(&mut head))
+        .map_err(|e| err(e.to_string()))?;
+    match sniff::sniff(&head) {
+        sniff::FileKind::Mbox => {
+            mbox::MboxSource::open(arg, hash).map(|s| Box::new(s) as Box<dyn Source>)
+        }
+        sniff::FileKind::Message => Ok(Box::new(files::TreeSource::single_file(arg))),
+        kind => Err(err(format!(
+            "not a mailbox bccaudit can read: it looks like {}",
+            kind.describe()
+        ))),
+    }
+}
+
+/// A path as text, reversibly: valid UTF-8 is kept, a backslash is written `\\` and every byte
+/// that is not UTF-8 `\xHH`, so two names that differ only in invalid bytes stay different.
+pub fn path_text(p: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::new();
+    for chunk in p.as_os_str().as_bytes().utf8_chunks() {
+        out.push_str(&chunk.valid().replace('\\', "\\\\"));
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    out
+}
+
+/// What a file that is neither a directory nor a regular file is.
+pub fn special_kind(ft: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else if ft.is_symlink() {
+        "a symbolic link"
     } else {
-        Ok(Box::new(files::TreeSource::single_file(path)))
+        "not a regular file"
     }
 }
 
