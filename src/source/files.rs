@@ -60,12 +60,13 @@ enum EntryType {
     Special(&'static str),
 }
 
+/// Names and types of a directory's entries.
+type Listing = Vec<(std::ffi::OsString, EntryType)>;
+
 /// A directory listing read without changing the directory's access time (`O_NOATIME` where
 /// the OS allows it; `std::fs::read_dir` cannot ask for it). Also returns the directory's
 /// (device, inode).
-fn read_dir_noatime(
-    dir: &Path,
-) -> std::io::Result<((u64, u64), Vec<(std::ffi::OsString, EntryType)>)> {
+fn read_dir_noatime(dir: &Path) -> std::io::Result<((u64, u64), Listing)> {
     use std::ffi::{CStr, CString, OsStr};
     use std::os::unix::ffi::OsStrExt;
     let c = CString::new(dir.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
