@@ -36,6 +36,9 @@ pub struct Split {
     pub consumed: usize,
     /// (offset, length) of bytes before the first message that are not a message.
     pub junk: Option<(usize, usize)>,
+    /// Offsets of messages whose `Content-Length` was not trusted because the bytes it would
+    /// skip hold another whole message.
+    pub length_disagrees: Vec<usize>,
 }
 
 /// Split the messages at the start of `data`.
@@ -80,10 +83,18 @@ pub fn split(data: &[u8], first: bool, at_eof: bool, max_bytes: usize, max_msgs:
             (Some(n), _) => match content_length_end(data, header_start, n, at_eof) {
                 Declared::End(e) => e,
                 Declared::Ignore => n,
+                Declared::Disagrees => {
+                    out.length_disagrees.push(start);
+                    n
+                }
                 Declared::NeedMore => break,
             },
             (None, true) => match content_length_end(data, header_start, data.len(), true) {
                 Declared::End(e) => e,
+                Declared::Disagrees => {
+                    out.length_disagrees.push(start);
+                    data.len()
+                }
                 _ => data.len(),
             },
             (None, false) => break,
@@ -133,6 +144,9 @@ enum Declared {
     End(usize),
     /// No usable Content-Length: the next separator decides.
     Ignore,
+    /// A Content-Length that lands on a separator but would swallow a whole message on the
+    /// way: not trusted (the next separator decides), and warned about.
+    Disagrees,
     /// The length reaches past the bytes at hand: read more, then decide.
     NeedMore,
 }
@@ -158,8 +172,33 @@ fn content_length_end(data: &[u8], header_start: usize, next: usize, at_eof: boo
                 Declared::Ignore
             }
         }
-        Some(end) => landing(data, end, at_eof).map_or(Declared::Ignore, Declared::End),
+        Some(end) => match landing(data, end, at_eof) {
+            None => Declared::Ignore,
+            Some(e) if e > next && swallows_a_message(data, next, e) => Declared::Disagrees,
+            Some(e) => Declared::End(e),
+        },
     }
+}
+
+/// Bytes a message's header block may take when judging whether a `From ` line covered by a
+/// `Content-Length` starts a real message.
+const COVERED_HEADER_WINDOW: usize = 64 << 10;
+
+/// Does `data[from..to]` hold a line that would itself start a valid message: a separator
+/// followed by a whole, well-formed header block? Only then can a `Content-Length` be wrong
+/// (a `From ` line quoted in a body is followed by text, not by a clean header block).
+fn swallows_a_message(data: &[u8], from: usize, to: usize) -> bool {
+    let mut s = Some(from);
+    while let Some(at) = s.filter(|&a| a < to) {
+        let h = line_end(data, at);
+        let block = &data[h..data.len().min(h + COVERED_HEADER_WINDOW)];
+        let (hl, _, terminated) = header::header_end(block);
+        if terminated && hl > 0 && header::scan_fields(&block[..hl]).malformed_lines == 0 {
+            return true;
+        }
+        s = next_separator(data, at + 1);
+    }
+    false
 }
 
 /// End of the body a `Content-Length` header declares, when it differs from `next`.
@@ -380,6 +419,12 @@ impl MboxSource {
     }
 
     fn batch_from(&mut self, chunk: ChunkData, split: Split, mut batch: Batch) -> Batch {
+        for off in &split.length_disagrees {
+            batch.warnings.push(Warning::new(
+                "content-length-disagrees",
+                format!("{}#{}", self.name, self.pos + *off as u64),
+            ));
+        }
         if let Some((off, len)) = split.junk {
             batch.warnings.push(Warning::new(
                 "mbox-junk-before-first-message",
@@ -519,8 +564,28 @@ mod tests {
     }
 
     #[test]
+    fn content_length_that_would_swallow_a_message_is_not_trusted() {
+        // The first message's Content-Length points exactly at the third separator: the
+        // exposing message between would vanish without a word.
+        let second = b"From b@x Mon Jan  1 00:00:00 2024\nTo: many@x.test\nSubject: exposing\n\nhello\n\n";
+        let body = b"hi\n\n";
+        let mut m = format!(
+            "From a@x Mon Jan  1 00:00:00 2024\nTo: a@x\nContent-Length: {}\n\n",
+            body.len() + second.len()
+        )
+        .into_bytes();
+        m.extend_from_slice(body);
+        m.extend_from_slice(second);
+        m.extend_from_slice(b"From c@x Mon Jan  1 00:00:00 2024\nTo: c@x\n\nx\n");
+        let s = split(&m, true, true, usize::MAX, usize::MAX);
+        assert_eq!(s.spans.len(), 3);
+        assert_eq!(s.length_disagrees, vec![0]);
+        assert!(msgs(&m)[1].starts_with(b"To: many@x.test"));
+    }
+
+    #[test]
     fn content_length_wins_over_from_lines_it_covers() {
-        let body = b"From lies@x Mon Jan  1 00:00:00 2024\nSubject: not a header\n\n";
+        let body = b"From lies@x Mon Jan  1 00:00:00 2024\nSubject: not a header\nand this is body text\n\n";
         let mut m = format!(
             "From a@x Mon Jan  1 00:00:00 2024\nTo: a@x\nContent-Length: {}\n\n",
             body.len()
@@ -537,7 +602,7 @@ mod tests {
     #[test]
     fn content_length_past_the_window_waits_for_more_bytes() {
         let body = format!(
-            "{}\nFrom lies@x Mon Jan  1 00:00:00 2024\nSubject: not a header\n\n{}",
+            "{}\nFrom lies@x Mon Jan  1 00:00:00 2024\nSubject: not a header\nbody text\n\n{}",
             "a".repeat(100),
             "b".repeat(100)
         );
