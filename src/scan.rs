@@ -13,7 +13,6 @@ use sha2::{Digest, Sha256};
 use crate::detect::{classify, Policy, IN_CC, IN_TO};
 use crate::parse::{address::decode_phrase, date, header, message, text};
 use crate::source::files::{read_message_file, FileContent};
-use crate::source::imap::FetchedHeader;
 use crate::source::{hex, mbox, InputError, InputInfo, Location, Source, Unit};
 use crate::warning::{Warning, WarningTally};
 
@@ -204,6 +203,7 @@ pub fn run(
             }
             Msg::Done(i, mut info) => {
                 c.fold_all(pending.take());
+                c.errors.append(&mut info.errors);
                 let (hasher, single) = std::mem::take(&mut c.manifests[i]);
                 if info.kind == "directory" {
                     info.sha256 = Some(hex(&hasher.finalize()));
@@ -458,12 +458,13 @@ fn process_unit(unit: Unit, opts: &ScanOptions) -> UnitResult {
             process_message(raw, opts, &mut r);
         }
         Unit::File { path } => process_file(&path, opts, &mut r),
-        Unit::Fetched(f) => {
-            let FetchedHeader {
+        Unit::Header(f) => {
+            let crate::source::HeaderOnly {
                 header: bytes,
                 location,
                 size,
                 internal_date,
+                sha256,
             } = *f;
             let (hl, _, terminated) = header::header_end(&bytes);
             let raw = Raw {
@@ -471,7 +472,7 @@ fn process_unit(unit: Unit, opts: &ScanOptions) -> UnitResult {
                 header: &bytes[..hl],
                 terminated: terminated || hl == bytes.len(),
                 whole: None,
-                sha256: None,
+                sha256,
                 size,
                 internal_date,
             };
@@ -628,6 +629,14 @@ fn process_message(raw: Raw<'_>, opts: &ScanOptions, r: &mut UnitResult) {
     let sha256 = raw
         .sha256
         .or_else(|| raw.whole.map(|w| hex(&Sha256::digest(w))));
+    if opts.evidence_dir.is_some()
+        && raw.whole.is_none()
+        && matches!(raw.location, Location::Mbox { .. })
+    {
+        // Streamed past without being held whole: its SHA-256 is known, its bytes are not kept.
+        r.warnings
+            .push(Warning::new("evidence-not-saved-message-too-large", loc()));
+    }
     if let (Some(dir), Some(w), Some(sha)) = (&opts.evidence_dir, raw.whole, &sha256) {
         if let Err(e) = crate::export::write_evidence(dir, sha, w) {
             r.errors.push(InputError {

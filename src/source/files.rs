@@ -322,6 +322,7 @@ impl Source for TreeSource {
             files: self.files,
             detail: None,
             imap: None,
+            errors: Vec::new(),
         }
     }
 }

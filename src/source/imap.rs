@@ -20,12 +20,7 @@ use super::{Batch, InputError, InputInfo, Location, Source, Unit};
 use crate::warning::Warning;
 
 /// Header bytes fetched from a server for one message.
-pub struct FetchedHeader {
-    pub header: Vec<u8>,
-    pub location: Location,
-    pub size: u64,
-    pub internal_date: Option<i64>,
-}
+pub type FetchedHeader = super::HeaderOnly;
 
 /// The header fields detection needs; nothing else is transferred.
 pub const HEADER_FIELDS: &str = "FROM SENDER TO CC BCC RESENT-TO RESENT-CC RESENT-BCC DATE SUBJECT MESSAGE-ID IN-REPLY-TO REFERENCES";
@@ -1381,6 +1376,7 @@ fn fetch_batch(
                 },
                 size: u64::from(f.size.unwrap_or(0)),
                 internal_date: f.internal_date,
+                sha256: None,
             },
         );
     }
@@ -1459,7 +1455,7 @@ impl Source for ImapSource {
         batch.bytes = headers.iter().map(|h| h.size).sum();
         batch.units = headers
             .into_iter()
-            .map(|h| Unit::Fetched(Box::new(h)))
+            .map(|h| Unit::Header(Box::new(h)))
             .collect();
         Some(batch)
     }
@@ -1487,6 +1483,7 @@ impl Source for ImapSource {
                 folders: self.coverage(),
                 reconnects: self.shared.reconnects.load(Ordering::Relaxed),
             }),
+            errors: Vec::new(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! mbox: mboxo, mboxrd, mboxcl2 (Content-Length), CRLF and CR-only line ends, a UTF-8 BOM,
-//! Gmail Takeout exports. Files are memory-mapped read-only and walked window by window;
-//! standard input is read in blocks. Either way only a bounded window is resident.
+//! Gmail Takeout exports. Files and standard input are read window by window (never mapped: a
+//! file truncated under a mapping would kill the process with SIGBUS), so only a bounded window
+//! is resident: at most [`MAX_WINDOW`] bytes, whatever the size of one message or of junk.
 //!
 //! A separator is a line starting with `From ` at the start of the input or after a line end,
 //! *followed by a header line*: a `From ` line inside a body that is not followed by a header
@@ -286,82 +287,85 @@ fn fill(
     filled
 }
 
-/// SHA-256 of a whole file, window by window so no more than one window stays resident (a
-/// read() copy costs more than the hash itself).
+/// SHA-256 of a whole file, read in blocks; an error when the file is not the size it had when
+/// it was opened (it changed while being read, so the hash would not be the evidence's).
 fn hash_file(path: &Path) -> std::io::Result<[u8; 32]> {
-    let f = super::files::open_evidence(path)?;
+    let mut f = super::files::open_evidence(path)?;
+    let expected = f.metadata()?.len();
     let mut h = Sha256::new();
-    // One pre-faulted (MAP_POPULATE) read-only mapping per window, unmapped before the next:
-    // faulting the pages in one by one cost about as much as hashing them.
-    const WINDOW: u64 = 8 << 20;
-    let len = f.metadata()?.len();
-    let mut at = 0;
-    while at < len {
-        let n = WINDOW.min(len - at);
-        // SAFETY: read-only private mapping of an evidence file nobody is writing.
-        let map = unsafe {
-            memmap2::MmapOptions::new()
-                .offset(at)
-                .len(n as usize)
-                .populate()
-                .map(&f)
-        }?;
-        h.update(&map[..]);
-        at += n;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                h.update(&buf[..n]);
+                total += n as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if total != expected {
+        return Err(std::io::Error::other(format!(
+            "changed while it was hashed ({expected} bytes when opened, {total} read)"
+        )));
     }
     Ok(h.finalize().into())
 }
 
-enum Input {
-    Mapped(Arc<memmap2::Mmap>),
-    Stream {
-        reader: Box<dyn Read + Send>,
-        buf: Vec<u8>,
-        eof: bool,
-    },
+/// A window never grows past this while looking for the end of one message: a larger message
+/// is streamed through its hash ([`Big`]), and junk before the first message is dropped.
+pub const MAX_WINDOW: usize = 64 << 20;
+
+/// A message larger than [`MAX_WINDOW`], being streamed: its header is kept (bounded), the rest
+/// only goes through its SHA-256.
+struct Big {
+    /// Input offset of its `From ` line.
+    start: u64,
+    header: Vec<u8>,
+    hasher: Sha256,
+    size: u64,
 }
 
-/// An mbox streamed window by window.
+/// An mbox streamed window by window (a file, standard input, or bytes in memory).
 pub struct MboxSource {
     name: Arc<str>,
     /// For a file: the whole-file SHA-256, computed on its own thread while the scan runs.
     file_hash: Option<std::thread::JoinHandle<std::io::Result<[u8; 32]>>>,
     /// For a stream: hash what passes through (there is no second read).
     hash_stream: bool,
-    input: Input,
-    /// Offset in the input of the next unconsumed byte.
+    reader: Box<dyn Read + Send>,
+    buf: Vec<u8>,
+    eof: bool,
+    /// For a file: its size when opened (a file that shrinks while read is an input error).
+    expected: Option<u64>,
+    big: Option<Big>,
+    /// [`MAX_WINDOW`], smaller in tests.
+    max_window: usize,
+    /// Offset in the input of the first byte of `buf`.
     pos: u64,
     first: bool,
     done: bool,
     hasher: Sha256,
     size: u64,
     messages: u64,
+    errors: Vec<InputError>,
 }
 
 impl MboxSource {
     /// Open a file; with `hash`, its SHA-256 is computed concurrently for the summary.
     pub fn open(path: &Path, hash: bool) -> Result<MboxSource, InputError> {
         let err = |e: std::io::Error| InputError {
-            location: path.display().to_string(),
+            location: super::path_text(path),
             message: e.to_string(),
         };
-        // Read-only open; the mapping is private and read-only: the evidence cannot change.
+        // Read-only, O_NOATIME: the evidence cannot change.
         let file = super::files::open_evidence(path).map_err(err)?;
         let size = file.metadata().map_err(err)?.len();
-        let input = if size == 0 {
-            Input::Stream {
-                reader: Box::new(std::io::empty()),
-                buf: Vec::new(),
-                eof: true,
-            }
-        } else {
-            // SAFETY: the map is read-only. If another process truncates the file while we
-            // scan, reads past the new end would fault; evidence files are not being written.
-            let map = unsafe { memmap2::MmapOptions::new().map(&file) }.map_err(err)?;
-            let _ = map.advise(memmap2::Advice::Sequential);
-            Input::Mapped(Arc::new(map))
-        };
-        let mut s = MboxSource::new(path.display().to_string(), input, size);
+        let mut s = MboxSource::new(super::path_text(path), Box::new(file), Vec::new(), false);
+        s.size = size;
+        s.expected = Some(size);
         s.hash_stream = false;
         if hash {
             let p = path.to_path_buf();
@@ -369,6 +373,12 @@ impl MboxSource {
                 .name("bccaudit-hash".into())
                 .spawn(move || hash_file(&p))
                 .ok();
+            if s.file_hash.is_none() {
+                s.errors.push(InputError {
+                    location: s.name.to_string(),
+                    message: "could not start the thread that hashes it".into(),
+                });
+            }
         }
         Ok(s)
     }
@@ -378,76 +388,184 @@ impl MboxSource {
     }
 
     pub fn from_reader(name: &str, reader: Box<dyn Read + Send>) -> MboxSource {
-        MboxSource::new(
-            name.to_string(),
-            Input::Stream {
-                reader,
-                buf: Vec::new(),
-                eof: false,
-            },
-            0,
-        )
+        MboxSource::new(name.to_string(), reader, Vec::new(), false)
     }
 
     /// An mbox already in memory (a small file found in a tree).
     pub fn from_bytes(name: &str, bytes: Vec<u8>) -> MboxSource {
         let size = bytes.len() as u64;
-        MboxSource::new(
-            name.to_string(),
-            Input::Stream {
-                reader: Box::new(std::io::empty()),
-                buf: bytes,
-                eof: true,
-            },
-            size,
-        )
+        let mut s = MboxSource::new(name.to_string(), Box::new(std::io::empty()), bytes, true);
+        s.size = size;
+        s
     }
 
-    fn new(name: String, input: Input, size: u64) -> MboxSource {
+    fn new(name: String, reader: Box<dyn Read + Send>, buf: Vec<u8>, eof: bool) -> MboxSource {
         MboxSource {
             name: name.into(),
             file_hash: None,
             hash_stream: true,
-            input,
+            reader,
+            buf,
+            eof,
+            expected: None,
+            big: None,
+            max_window: MAX_WINDOW,
             pos: 0,
             first: true,
             done: false,
             hasher: Sha256::new(),
-            size,
+            size: 0,
             messages: 0,
+            errors: Vec::new(),
         }
     }
 
-    fn batch_from(&mut self, chunk: ChunkData, split: Split, mut batch: Batch) -> Batch {
+    /// Drop the first `n` bytes of the window (hashed on the way for a stream).
+    fn consume(&mut self, n: usize) -> Vec<u8> {
+        let rest = self.buf.split_off(n);
+        let head = std::mem::replace(&mut self.buf, rest);
+        if self.hash_stream {
+            self.hasher.update(&head);
+        }
+        self.pos += n as u64;
+        head
+    }
+
+    fn batch_from(&mut self, chunk: ChunkData, split: Split, mut batch: Batch, base: u64) -> Batch {
         for off in &split.length_disagrees {
             batch.warnings.push(Warning::new(
                 "content-length-disagrees",
-                format!("{}#{}", self.name, self.pos + *off as u64),
+                format!("{}#{}", self.name, base + *off as u64),
             ));
         }
         if let Some((off, len)) = split.junk {
             batch.warnings.push(Warning::new(
                 "mbox-junk-before-first-message",
-                format!("{}#{} ({} bytes)", self.name, self.pos + off as u64, len),
+                format!("{}#{} ({} bytes)", self.name, base + off as u64, len),
             ));
         }
-        let base = self.pos;
         let chunk = Arc::new(chunk);
         self.messages += split.spans.len() as u64;
-        batch.units = split
-            .spans
-            .into_iter()
-            .map(|span| Unit::Mbox {
+        batch
+            .units
+            .extend(split.spans.into_iter().map(|span| Unit::Mbox {
                 chunk: chunk.clone(),
                 span,
                 path: self.name.clone(),
                 base,
-            })
-            .collect();
-        batch.bytes = split.consumed as u64;
-        self.pos += split.consumed as u64;
+            }));
+        batch.bytes += split.consumed as u64;
         self.first = false;
         batch
+    }
+
+    /// The window is full and holds no whole message: drop junk before the first message, or
+    /// start streaming an oversize message.
+    fn window_full(&mut self, batch: &mut Batch) {
+        let data = &self.buf;
+        let starts_message = data.starts_with(b"From ")
+            || header::starts_with_header_line(data.strip_prefix(BOM).unwrap_or(data));
+        if self.first && !starts_message {
+            // Junk with no separator in a whole window: keep its last line end, drop the rest.
+            let cut = memchr::memrchr2(b'\n', b'\r', data)
+                .filter(|&i| i > 0)
+                .unwrap_or(data.len());
+            batch.warnings.push(Warning::new(
+                "mbox-junk-before-first-message",
+                format!("{}#{} ({cut} bytes)", self.name, self.pos),
+            ));
+            batch.bytes += cut as u64;
+            self.consume(cut);
+            return;
+        }
+        let header_start = if data.starts_with(b"From ") {
+            line_end(data, 0)
+        } else {
+            0
+        };
+        let rest = &data[header_start..];
+        let (hl, _, _) = header::header_end(&rest[..rest.len().min(header::MAX_HEADER_BLOCK)]);
+        let big = Big {
+            start: self.pos,
+            header: rest[..hl].to_vec(),
+            hasher: Sha256::new(),
+            size: header_start as u64,
+        };
+        batch.warnings.push(Warning::new(
+            "oversize-message-streamed",
+            format!(
+                "{}#{} (over {} bytes)",
+                self.name, self.pos, self.max_window
+            ),
+        ));
+        batch.bytes += header_start as u64;
+        self.consume(header_start);
+        // The header is hashed with the rest of the message by the next step.
+        self.big = Some(big);
+        self.first = false;
+    }
+
+    /// Stream an oversize message on to its end: true when it ended (its unit is in `batch`).
+    fn big_step(&mut self, batch: &mut Batch) -> bool {
+        let eof = self.eof;
+        let data = &self.buf;
+        let limit = if eof {
+            data.len()
+        } else {
+            data.len().saturating_sub(LANDING_LOOKAHEAD)
+        };
+        // `data[0]` is the first byte of the message's header, or a line end kept from the
+        // previous step, so a separator is looked for from offset 1.
+        let found = next_separator(data, 1).filter(|&s| s < limit);
+        let cut = match found {
+            Some(s) => s,
+            None if eof => data.len(),
+            // Keep the last line end: a separator right after it must still be seen.
+            None => match memchr::memrchr2(b'\n', b'\r', &data[..limit]) {
+                Some(i) if i > 0 => i,
+                _ => limit,
+            },
+        };
+        let Some(big) = self.big.as_mut() else {
+            return false;
+        };
+        big.hasher.update(&data[..cut]);
+        big.size += cut as u64;
+        batch.bytes += cut as u64;
+        self.consume(cut);
+        if found.is_none() && !eof {
+            return false;
+        }
+        let Some(big) = self.big.take() else {
+            return false;
+        };
+        self.messages += 1;
+        batch.units.push(Unit::Header(Box::new(super::HeaderOnly {
+            header: big.header,
+            location: super::Location::Mbox {
+                path: self.name.clone(),
+                offset: big.start,
+            },
+            size: big.size,
+            internal_date: None,
+            sha256: Some(super::hex(&big.hasher.finalize())),
+        })));
+        true
+    }
+
+    /// At the end of the input: a file that shrank while it was read is an error.
+    fn check_complete(&mut self, batch: &mut Batch) {
+        if let Some(expected) = self.expected.take() {
+            if self.pos < expected {
+                batch.errors.push(InputError {
+                    location: self.name.to_string(),
+                    message: format!(
+                        "the file shrank while it was read ({expected} bytes when opened, {} read); what was read is reported",
+                        self.pos
+                    ),
+                });
+            }
+        }
     }
 }
 
@@ -456,67 +574,86 @@ impl Source for MboxSource {
         if self.done {
             return None;
         }
-        let first = self.first;
-        match &mut self.input {
-            Input::Mapped(map) => {
-                let map = map.clone();
-                let start = self.pos as usize;
-                if start >= map.len() {
-                    self.done = true;
-                    return None;
-                }
-                let sp = split(&map[start..], first, true, BATCH_BYTES, BATCH_MESSAGES);
-                let end = start + sp.consumed;
-                if end >= map.len() {
-                    self.done = true;
-                }
-                let chunk = ChunkData::Mapped { map, start, end };
-                Some(self.batch_from(chunk, sp, Batch::default()))
+        let mut batch = Batch {
+            errors: std::mem::take(&mut self.errors),
+            ..Batch::default()
+        };
+        // Bytes wanted in the window before splitting; grows (to MAX_WINDOW) for a large message.
+        let mut want = BATCH_BYTES.min(self.max_window);
+        loop {
+            if !self.eof && self.buf.len() < want {
+                let filled = fill(
+                    self.reader.as_mut(),
+                    &mut self.buf,
+                    want,
+                    &mut self.eof,
+                    &mut batch,
+                    &self.name,
+                    self.pos,
+                );
+                self.size = self.size.max(self.pos + filled as u64);
+                continue;
             }
-            Input::Stream { reader, buf, eof } => {
-                let mut batch = Batch::default();
-                // Bytes wanted in the buffer before splitting; grows when one message is larger.
-                let mut want = BATCH_BYTES;
-                loop {
-                    if !*eof && buf.len() < want {
-                        let filled = fill(
-                            reader.as_mut(),
-                            buf,
-                            want,
-                            eof,
-                            &mut batch,
-                            &self.name,
-                            self.pos,
-                        );
-                        self.size = self.size.max(self.pos + filled as u64);
-                        continue;
-                    }
-                    if buf.is_empty() {
-                        self.done = true;
-                        return None;
-                    }
-                    let sp = split(buf, first, *eof, BATCH_BYTES, BATCH_MESSAGES);
-                    if sp.consumed == 0 && !*eof {
-                        want = buf.len() * 2;
-                        continue;
-                    }
-                    let rest = buf.split_off(sp.consumed);
-                    let head = std::mem::replace(buf, rest);
-                    if self.hash_stream {
-                        self.hasher.update(&head);
-                    }
-                    if (*eof && buf.is_empty()) || sp.consumed == 0 {
-                        self.done = true;
-                    }
-                    return Some(self.batch_from(ChunkData::Owned(head), sp, batch));
+            if self.big.is_some() {
+                if self.big_step(&mut batch) {
+                    return Some(batch);
                 }
+                continue;
             }
+            if self.buf.is_empty() {
+                self.done = true;
+                self.check_complete(&mut batch);
+                let any = !batch.errors.is_empty() || !batch.warnings.is_empty() || batch.bytes > 0;
+                return any.then_some(batch);
+            }
+            let sp = split(&self.buf, self.first, self.eof, BATCH_BYTES, BATCH_MESSAGES);
+            if sp.consumed == 0 && !self.eof {
+                if self.buf.len() < self.max_window {
+                    want = (self.buf.len() * 2)
+                        .clamp(BATCH_BYTES.min(self.max_window), self.max_window);
+                } else {
+                    self.window_full(&mut batch);
+                    want = BATCH_BYTES.min(self.max_window);
+                }
+                continue;
+            }
+            let base = self.pos;
+            // At the end of the input everything left is consumed (split always does so; this
+            // only guards against looping).
+            let consumed = if sp.consumed == 0 {
+                self.buf.len()
+            } else {
+                sp.consumed
+            };
+            let head = self.consume(consumed);
+            if self.eof && self.buf.is_empty() {
+                self.done = true;
+                self.check_complete(&mut batch);
+            }
+            return Some(self.batch_from(ChunkData(head), sp, batch, base));
         }
     }
 
     fn info(&mut self) -> InputInfo {
+        let mut errors = std::mem::take(&mut self.errors);
         let sha256 = match self.file_hash.take() {
-            Some(h) => h.join().ok().and_then(|r| r.ok()).map(|d| super::hex(&d)),
+            Some(h) => match h.join() {
+                Ok(Ok(d)) => Some(super::hex(&d)),
+                Ok(Err(e)) => {
+                    errors.push(InputError {
+                        location: self.name.to_string(),
+                        message: format!("SHA-256 of the whole file failed: {e}"),
+                    });
+                    None
+                }
+                Err(_) => {
+                    errors.push(InputError {
+                        location: self.name.to_string(),
+                        message: "SHA-256 of the whole file failed (its thread stopped)".into(),
+                    });
+                    None
+                }
+            },
             None if self.hash_stream => {
                 Some(super::hex(&std::mem::take(&mut self.hasher).finalize()))
             }
@@ -530,6 +667,7 @@ impl Source for MboxSource {
             files: 1,
             detail: Some(serde_json::json!({ "messages": self.messages })),
             imap: None,
+            errors,
         }
     }
 }
@@ -567,7 +705,8 @@ mod tests {
     fn content_length_that_would_swallow_a_message_is_not_trusted() {
         // The first message's Content-Length points exactly at the third separator: the
         // exposing message between would vanish without a word.
-        let second = b"From b@x Mon Jan  1 00:00:00 2024\nTo: many@x.test\nSubject: exposing\n\nhello\n\n";
+        let second =
+            b"From b@x Mon Jan  1 00:00:00 2024\nTo: many@x.test\nSubject: exposing\n\nhello\n\n";
         let body = b"hi\n\n";
         let mut m = format!(
             "From a@x Mon Jan  1 00:00:00 2024\nTo: a@x\nContent-Length: {}\n\n",
@@ -658,6 +797,97 @@ mod tests {
         let s = split(m, true, false, usize::MAX, usize::MAX);
         assert!(s.spans.is_empty());
         assert_eq!(s.consumed, 0);
+    }
+
+    fn drain(s: &mut MboxSource) -> (Vec<Unit>, Vec<Warning>, Vec<InputError>) {
+        let (mut u, mut w, mut e) = (Vec::new(), Vec::new(), Vec::new());
+        while let Some(b) = s.next_batch() {
+            u.extend(b.units);
+            w.extend(b.warnings);
+            e.extend(b.errors);
+        }
+        (u, w, e)
+    }
+
+    #[test]
+    fn oversize_message_is_streamed_through_its_hash_in_a_bounded_window() {
+        let mut big = b"To: r@x.test\nSubject: big\n\n".to_vec();
+        for i in 0..40_000 {
+            // `From ` lines in the body that are not separators, and long lines.
+            big.extend_from_slice(format!("From the desk {i}\n{}\n", "y".repeat(60)).as_bytes());
+        }
+        let mut m = b"From a@x Mon Jan  1 00:00:00 2024\nTo: a@x\n\nsmall\n\n".to_vec();
+        let big_at = m.len() as u64;
+        m.extend_from_slice(b"From b@x Mon Jan  1 00:00:00 2024\n");
+        m.extend_from_slice(&big);
+        m.extend_from_slice(b"From c@x Mon Jan  1 00:00:00 2024\nTo: c@x\n\nx\n");
+        let mut s = MboxSource::from_reader("-", Box::new(std::io::Cursor::new(m.clone())));
+        s.max_window = 256 << 10;
+        let (units, warnings, errors) = drain(&mut s);
+        assert!(errors.is_empty());
+        assert_eq!(units.len(), 3);
+        let Unit::Header(h) = &units[1] else {
+            panic!("the big message is streamed")
+        };
+        assert_eq!(h.header, b"To: r@x.test\nSubject: big\n");
+        assert_eq!(
+            h.sha256.as_deref(),
+            Some(super::super::hex(&Sha256::digest(&big)).as_str())
+        );
+        assert_eq!(h.location.to_string(), format!("-#{big_at}"));
+        assert!(warnings
+            .iter()
+            .any(|w| w.kind == "oversize-message-streamed"));
+        // The whole-stream hash still covers every byte.
+        assert_eq!(
+            s.info().sha256,
+            Some(super::super::hex(&Sha256::digest(&m)))
+        );
+        assert!(matches!(&units[2], Unit::Mbox { .. }));
+    }
+
+    #[test]
+    fn junk_without_separator_is_dropped_window_by_window() {
+        let mut m = vec![0u8; 3 << 20];
+        m.extend_from_slice(b"\nFrom a@x Mon Jan  1 00:00:00 2024\nTo: a@x\n\nx\n");
+        let mut s = MboxSource::from_reader("-", Box::new(std::io::Cursor::new(m)));
+        s.max_window = 1 << 20;
+        let (units, warnings, errors) = drain(&mut s);
+        assert!(errors.is_empty());
+        assert_eq!(units.len(), 1);
+        assert!(warnings
+            .iter()
+            .all(|w| w.kind == "mbox-junk-before-first-message"));
+        assert!(s.buf.capacity() <= 4 << 20);
+    }
+
+    #[test]
+    fn a_file_truncated_while_read_is_an_error_not_a_crash() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("shrinks.mbox");
+        let mut m = Vec::new();
+        for i in 0..100_000 {
+            m.extend_from_slice(
+                format!(
+                    "From x@y Mon Jan  1 00:00:00 2024\nTo: r{i}@example.org\n\n{}\n",
+                    "z".repeat(200)
+                )
+                .as_bytes(),
+            );
+        }
+        std::fs::write(&p, &m).unwrap();
+        let mut s = MboxSource::open(&p, false).unwrap();
+        let first = s.next_batch().unwrap();
+        assert!(!first.units.is_empty());
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_len(1 << 20)
+            .unwrap();
+        let (_, _, errors) = drain(&mut s);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].message.contains("shrank"), "{}", errors[0]);
     }
 
     #[test]

@@ -42,46 +42,26 @@ impl fmt::Display for Location {
     }
 }
 
-/// Shared bytes a batch of mbox messages points into.
-pub enum ChunkData {
-    /// A window of a read-only memory map; the window's pages are released when dropped, so a
-    /// multi-GB mbox never stays resident.
-    Mapped {
-        map: Arc<memmap2::Mmap>,
-        start: usize,
-        end: usize,
-    },
-    /// Bytes read from a stream (standard input) or a small file.
-    Owned(Vec<u8>),
-}
+/// Bytes a batch of mbox messages points into (one window of the input, read with `read(2)`:
+/// a file that shrinks while it is read ends the window early instead of faulting, as a memory
+/// map would with SIGBUS).
+pub struct ChunkData(pub Vec<u8>);
 
 impl ChunkData {
     pub fn bytes(&self) -> &[u8] {
-        match self {
-            ChunkData::Mapped { map, start, end } => &map[*start..*end],
-            ChunkData::Owned(v) => v,
-        }
+        &self.0
     }
 }
 
-impl Drop for ChunkData {
-    fn drop(&mut self) {
-        if let ChunkData::Mapped { map, start, end } = self {
-            // Release the pages of this window (whole pages strictly inside it). The mapping is
-            // private and read-only, so this only drops our view; the file is untouched.
-            let page = 4096;
-            let s = start.div_ceil(page) * page;
-            let e = *end / page * page;
-            if e > s {
-                // SAFETY: DONTNEED on a read-only private file mapping discards nothing that
-                // cannot be re-read from the file; no reference into [s, e) outlives this chunk
-                // (every unit of the batch holds an Arc to it).
-                let _ = unsafe {
-                    map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, s, e - s)
-                };
-            }
-        }
-    }
+/// A message whose header a source has already cut out: fetched from a server, or an mbox
+/// message too large to hold whole (its SHA-256 computed while it streamed past).
+pub struct HeaderOnly {
+    pub header: Vec<u8>,
+    pub location: Location,
+    pub size: u64,
+    /// Fallback date (IMAP INTERNALDATE).
+    pub internal_date: Option<i64>,
+    pub sha256: Option<String>,
 }
 
 /// One mbox message inside a chunk (offsets relative to the chunk's bytes).
@@ -107,8 +87,8 @@ pub enum Unit {
     },
     /// A file to read: a message file, or a small mbox found while walking a directory.
     File { path: PathBuf },
-    /// Header bytes already fetched (IMAP).
-    Fetched(Box<imap::FetchedHeader>),
+    /// Header bytes already cut out (IMAP, an oversize mbox message).
+    Header(Box<HeaderOnly>),
 }
 
 /// A batch of units, in source order, plus what the source itself noticed.
@@ -149,6 +129,10 @@ pub struct InputInfo {
     /// For an IMAP input: the account, and the folders and UID ranges read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub imap: Option<imap::ImapRecord>,
+    /// What went wrong that the source only knew at the end (a failed input hash, a file that
+    /// shrank): reported with the other input errors.
+    #[serde(skip)]
+    pub errors: Vec<InputError>,
 }
 
 /// A stream of batches. Implemented by the mbox, file-tree and IMAP sources.
