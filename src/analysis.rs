@@ -118,39 +118,36 @@ pub fn date_cell(t: Option<i64>) -> String {
 /// mailers reuse ids, and merging two different messages would drop the second one's people
 /// from the notification list. Such reuses are counted (the second return value).
 fn merge_copies(findings: Vec<Finding>) -> (Vec<Message>, usize) {
-    let n = findings.len();
-    let mut uf = UnionFind::new(n);
-    let mut by_id: HashMap<(u64, u64), usize> = HashMap::new();
+    let mut copies = crate::identity::Copies::default();
+    // Message-ID alone → the first Message-ID-with-recipients key seen with it.
     let mut ids_seen: HashMap<u64, u64> = HashMap::new();
+    let mut id_keys_seen: std::collections::HashSet<u64> = Default::default();
     let mut conflicts = 0;
-    let mut by_content: HashMap<u64, usize> = HashMap::new();
-    for (i, f) in findings.iter().enumerate() {
-        if let Some(k) = f.keys.msgid {
-            let r = recipients_key(f);
-            if *ids_seen.entry(k).or_insert(r) != r && !by_id.contains_key(&(k, r)) {
+    for f in &findings {
+        copies.add(&f.keys);
+        if let (Some(id), Some(k)) = (f.keys.id_only, f.keys.msgid) {
+            if *ids_seen.entry(id).or_insert(k) != k && id_keys_seen.insert(k) {
                 conflicts += 1;
             }
-            let j = *by_id.entry((k, r)).or_insert(i);
-            uf.union(i, j);
-        }
-        if let Some(k) = f.keys.content {
-            let j = *by_content.entry(k).or_insert(i);
-            uf.union(i, j);
         }
     }
     let mut out: Vec<Message> = Vec::new();
-    let mut slot: HashMap<usize, usize> = HashMap::new();
-    for (i, f) in findings.into_iter().enumerate() {
-        let root = uf.find(i);
+    let mut slot: HashMap<u32, usize> = HashMap::new();
+    for f in findings {
         let loc = f.location.clone();
         let sha = f.sha256.clone().unwrap_or_default();
-        match slot.get(&root) {
-            Some(&m) => {
+        match copies
+            .group(&f.keys)
+            .and_then(|g| slot.get(&g).map(|&m| (g, m)))
+        {
+            Some((_, m)) => {
                 out[m].sources.push(loc);
                 out[m].sha256.push(sha);
             }
             None => {
-                slot.insert(root, out.len());
+                if let Some(g) = copies.group(&f.keys) {
+                    slot.insert(g, out.len());
+                }
                 out.push(Message {
                     finding: f,
                     sources: vec![loc],
@@ -162,16 +159,6 @@ fn merge_copies(findings: Vec<Finding>) -> (Vec<Message>, usize) {
         }
     }
     (out, conflicts)
-}
-
-/// The exposed recipients of a finding, as one order-independent key.
-fn recipients_key(f: &Finding) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut v: Vec<&str> = f.exposed.iter().map(|e| &*e.addr).collect();
-    v.sort_unstable();
-    let mut h = std::hash::DefaultHasher::new();
-    v.hash(&mut h);
-    h.finish()
 }
 
 fn sort_key(m: &Message) -> (bool, i64, String, Location) {
@@ -470,7 +457,6 @@ impl PersonAcc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::Keys;
 
     fn finding(id: &str, date: i64, to: &[&str], parents: &[&str], subject: &str) -> Finding {
         Finding {
@@ -500,10 +486,15 @@ mod tests {
             external: to.len(),
             audience: to.len(),
             bcc_only: Vec::new(),
-            keys: Keys {
-                msgid: Some(id.len() as u64 * 1000 + date as u64),
-                content: None,
-            },
+            keys: crate::identity::keys(crate::identity::Parts {
+                message_id: Some(id),
+                exposed: to.to_vec(),
+                date: None,
+                from: "me@police.example",
+                to: to.to_vec(),
+                cc: Vec::new(),
+                subject: subject.as_bytes(),
+            }),
         }
     }
 

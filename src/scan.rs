@@ -2,8 +2,6 @@
 //! on the rayon pool, and results are folded back *in source order* on the calling thread, so the
 //! outcome never depends on the number of threads.
 
-use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
 
@@ -11,6 +9,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::detect::{classify, Policy, IN_CC, IN_TO};
+use crate::identity::Copies;
 use crate::parse::{address::decode_phrase, date, header, message, text};
 use crate::source::files::{read_message_file, FileContent};
 use crate::source::{hex, mbox, InputError, InputInfo, Location, Source, Unit};
@@ -37,14 +36,7 @@ impl ExposedAddr {
     }
 }
 
-/// Keys that identify one message across copies.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Keys {
-    /// From the Message-ID.
-    pub msgid: Option<u64>,
-    /// From the normalised Date+From+To+Cc+Subject (only when the message has a Date).
-    pub content: Option<u64>,
-}
+pub use crate::identity::Keys;
 
 /// An exposing message, with everything the reports need.
 #[derive(Debug, Clone)]
@@ -217,7 +209,9 @@ pub fn run(
     c.fold_all(pending.take());
     let _ = producer.join();
     bar.finish();
-    c.stats.unique = c.stats.messages_read - c.stats.duplicates;
+    // Filtered-out messages are not compared; each counts as itself.
+    c.stats.unique = c.copies.unique() + c.stats.filtered_out;
+    c.stats.duplicates = c.stats.messages_read - c.stats.unique;
     Ok(ScanResult {
         findings: c.findings,
         stats: c.stats,
@@ -299,33 +293,6 @@ impl Progress {
     }
 }
 
-/// Keys are already SipHash outputs: hashing them again is wasted work.
-#[derive(Default, Clone, Copy)]
-struct KeyHasher;
-
-impl std::hash::BuildHasher for KeyHasher {
-    type Hasher = PassThrough;
-    fn build_hasher(&self) -> PassThrough {
-        PassThrough(0)
-    }
-}
-
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
-}
-
 /// In-order fold of worker results.
 struct Collector {
     findings: Vec<Finding>,
@@ -333,8 +300,8 @@ struct Collector {
     warnings: WarningTally,
     errors: Vec<InputError>,
     inputs: Vec<InputInfo>,
-    seen_ids: HashSet<u64, KeyHasher>,
-    seen_content: HashSet<u64, KeyHasher>,
+    /// The one place "same message" is decided.
+    copies: Copies,
     /// Per input: manifest hasher, and the hash of a single-file input.
     manifests: Vec<(Sha256, Option<String>)>,
 }
@@ -347,8 +314,7 @@ impl Collector {
             warnings: WarningTally::default(),
             errors: Vec::new(),
             inputs: Vec::new(),
-            seen_ids: HashSet::default(),
-            seen_content: HashSet::default(),
+            copies: Copies::default(),
             manifests: (0..n).map(|_| (Sha256::new(), None)).collect(),
         }
     }
@@ -357,13 +323,6 @@ impl Collector {
         let m = &mut self.manifests[i].0;
         m.update(line.as_bytes());
         m.update(b"\n");
-    }
-
-    /// A message already seen (by Message-ID or by content) is a duplicate.
-    fn is_duplicate(&mut self, k: Keys) -> bool {
-        let a = k.msgid.is_some_and(|id| !self.seen_ids.insert(id));
-        let b = k.content.is_some_and(|c| !self.seen_content.insert(c));
-        a || b
     }
 
     fn fold_all(&mut self, results: Option<(usize, Vec<UnitResult>)>) {
@@ -401,14 +360,10 @@ impl Collector {
             match o {
                 Outcome::Filtered => self.stats.filtered_out += 1,
                 Outcome::Ordinary(k) => {
-                    if self.is_duplicate(k) {
-                        self.stats.duplicates += 1;
-                    }
+                    self.copies.add(&k);
                 }
                 Outcome::Exposing(f) => {
-                    if self.is_duplicate(f.keys) {
-                        self.stats.duplicates += 1;
-                    }
+                    self.copies.add(&f.keys);
                     self.findings.push(*f);
                 }
             }
@@ -550,15 +505,6 @@ fn process_file(path: &Path, opts: &ScanOptions, r: &mut UnitResult) {
     }
 }
 
-fn key_hash(parts: &[&[u8]]) -> u64 {
-    // A fixed-key SipHash: stable across runs and threads.
-    let mut h = std::hash::DefaultHasher::new();
-    for p in parts {
-        p.hash(&mut h);
-    }
-    h.finish()
-}
-
 fn process_message(raw: Raw<'_>, opts: &ScanOptions, r: &mut UnitResult) {
     // Formatted only when a warning or error needs it (not once per message).
     let loc = || raw.location.to_string();
@@ -597,31 +543,20 @@ fn process_message(raw: Raw<'_>, opts: &ScanOptions, r: &mut UnitResult) {
     if env.to.is_empty() && env.cc.is_empty() && env.from.is_empty() && env.message_id.is_none() {
         r.warnings.push(Warning::new("no-usable-headers", loc()));
     }
-    let keys = Keys {
-        msgid: env
-            .message_id
-            .as_deref()
-            .map(|m| key_hash(&[b"id", m.as_bytes()])),
-        content: date.filter(|_| env.date_raw.is_some()).map(|d| {
-            let mut to: Vec<&str> = env.to.iter().map(|a| a.addr.as_str()).collect();
-            let mut cc: Vec<&str> = env.cc.iter().map(|a| a.addr.as_str()).collect();
-            to.sort_unstable();
-            cc.sort_unstable();
-            let subject = env
-                .subject_raw
-                .map(|s| header::unfold(s).trim_ascii().to_vec())
-                .unwrap_or_default();
-            key_hash(&[
-                b"content",
-                &d.to_le_bytes(),
-                sender_addrs.first().copied().unwrap_or("").as_bytes(),
-                to.join(",").as_bytes(),
-                cc.join(",").as_bytes(),
-                &subject,
-            ])
-        }),
-    };
     let c = classify(&env, &opts.policy);
+    let subject_raw = env
+        .subject_raw
+        .map(|s| header::unfold(s).trim_ascii().to_vec())
+        .unwrap_or_default();
+    let keys = crate::identity::keys(crate::identity::Parts {
+        message_id: env.message_id.as_deref(),
+        exposed: c.exposed.iter().map(|e| e.addr.as_str()).collect(),
+        date: date.filter(|_| env.date_raw.is_some()),
+        from: sender_addrs.first().copied().unwrap_or(""),
+        to: env.to.iter().map(|a| a.addr.as_str()).collect(),
+        cc: env.cc.iter().map(|a| a.addr.as_str()).collect(),
+        subject: &subject_raw,
+    });
     if !c.exposing {
         r.outcomes.push(Outcome::Ordinary(keys));
         return;

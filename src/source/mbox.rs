@@ -263,28 +263,56 @@ fn fill(
     name: &str,
     pos: u64,
 ) -> usize {
-    let mut filled = buf.len();
-    buf.resize(want, 0);
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => {
-                *eof = true;
-                break;
-            }
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                batch.errors.push(InputError {
-                    location: format!("{name}#{}", pos + filled as u64),
-                    message: e.to_string(),
-                });
-                *eof = true;
-                break;
+    // Read into the spare capacity (no zeroing first); bytes read before an error are kept.
+    buf.reserve(want.saturating_sub(buf.len()));
+    let need = want.saturating_sub(buf.len()) as u64;
+    let before = buf.len();
+    match reader.take(need).read_to_end(buf) {
+        Ok(n) if (n as u64) < need => *eof = true,
+        Ok(_) => {}
+        Err(e) => {
+            batch.errors.push(InputError {
+                location: format!("{name}#{}", pos + buf.len() as u64),
+                message: e.to_string(),
+            });
+            *eof = true;
+        }
+    }
+    let _ = before;
+    buf.len()
+}
+
+/// Window buffers handed back by finished batches, so a long scan does not fault in fresh
+/// pages for every window.
+#[derive(Default, Clone)]
+pub struct BufferPool(Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+
+impl BufferPool {
+    /// At most this many buffers wait in the pool.
+    const KEEP: usize = 8;
+
+    fn take(&self, capacity: usize) -> Vec<u8> {
+        let mut v = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|mut p| p.pop())
+            .unwrap_or_default();
+        v.clear();
+        v.reserve(capacity);
+        v
+    }
+
+    pub fn give(&self, v: Vec<u8>) {
+        // Oversized windows (a grown window for one large message) are not hoarded.
+        if v.capacity() <= 2 * BATCH_BYTES {
+            if let Ok(mut p) = self.0.lock() {
+                if p.len() < Self::KEEP {
+                    p.push(v);
+                }
             }
         }
     }
-    buf.truncate(filled);
-    filled
 }
 
 /// SHA-256 of a whole file, read in blocks; an error when the file is not the size it had when
@@ -343,6 +371,7 @@ pub struct MboxSource {
     big: Option<Big>,
     /// [`MAX_WINDOW`], smaller in tests.
     max_window: usize,
+    pool: BufferPool,
     /// Offset in the input of the first byte of `buf`.
     pos: u64,
     first: bool,
@@ -410,6 +439,7 @@ impl MboxSource {
             expected: None,
             big: None,
             max_window: MAX_WINDOW,
+            pool: BufferPool::default(),
             pos: 0,
             first: true,
             done: false,
@@ -420,10 +450,13 @@ impl MboxSource {
         }
     }
 
-    /// Drop the first `n` bytes of the window (hashed on the way for a stream).
+    /// Drop the first `n` bytes of the window (hashed on the way for a stream); they are
+    /// returned, and the rest moves to a (recycled) buffer.
     fn consume(&mut self, n: usize) -> Vec<u8> {
-        let rest = self.buf.split_off(n);
-        let head = std::mem::replace(&mut self.buf, rest);
+        let mut rest = self.pool.take(BATCH_BYTES.min(self.max_window));
+        rest.extend_from_slice(&self.buf[n..]);
+        let mut head = std::mem::replace(&mut self.buf, rest);
+        head.truncate(n);
         if self.hash_stream {
             self.hasher.update(&head);
         }
@@ -630,7 +663,8 @@ impl Source for MboxSource {
                 self.done = true;
                 self.check_complete(&mut batch);
             }
-            return Some(self.batch_from(ChunkData(head), sp, batch, base));
+            let chunk = ChunkData::pooled(head, self.pool.clone());
+            return Some(self.batch_from(chunk, sp, batch, base));
         }
     }
 

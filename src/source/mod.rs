@@ -45,11 +45,34 @@ impl fmt::Display for Location {
 /// Bytes a batch of mbox messages points into (one window of the input, read with `read(2)`:
 /// a file that shrinks while it is read ends the window early instead of faulting, as a memory
 /// map would with SIGBUS).
-pub struct ChunkData(pub Vec<u8>);
+pub struct ChunkData {
+    bytes: Vec<u8>,
+    /// Where the buffer goes back when the batch is done.
+    pool: Option<mbox::BufferPool>,
+}
 
 impl ChunkData {
+    pub fn new(bytes: Vec<u8>) -> ChunkData {
+        ChunkData { bytes, pool: None }
+    }
+
+    pub fn pooled(bytes: Vec<u8>, pool: mbox::BufferPool) -> ChunkData {
+        ChunkData {
+            bytes,
+            pool: Some(pool),
+        }
+    }
+
     pub fn bytes(&self) -> &[u8] {
-        &self.0
+        &self.bytes
+    }
+}
+
+impl Drop for ChunkData {
+    fn drop(&mut self) {
+        if let Some(p) = self.pool.take() {
+            p.give(std::mem::take(&mut self.bytes));
+        }
     }
 }
 

@@ -1,0 +1,220 @@
+//! "Same message", decided in one place.
+//!
+//! Two messages are copies of one message when they share
+//! - a **Message-ID with the same exposed recipients** (some mailers reuse ids, and list
+//!   software rewrites copies: merging those would drop people from the notification list), or
+//! - a **content key**: normalised Date + From + To + Cc + Subject (archive conversions mint new
+//!   Message-IDs), only for messages that carry a Date.
+//!
+//! Copies are merged transitively ([`Copies`] is a union-find over keys). The scan's
+//! unique/duplicate counts and the analysis' merged messages both come from [`Copies`], so they
+//! cannot disagree.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+
+/// Keys that identify one message across copies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Keys {
+    /// From the Message-ID and the exposed recipients.
+    pub msgid: Option<u64>,
+    /// From the normalised Date+From+To+Cc+Subject (only when the message has a Date).
+    pub content: Option<u64>,
+    /// From the Message-ID alone: to count ids reused with other recipients.
+    pub id_only: Option<u64>,
+}
+
+/// What a message's identity is made of.
+pub struct Parts<'a> {
+    pub message_id: Option<&'a str>,
+    /// Exposed addresses (To/Cc minus the sender), any order.
+    pub exposed: Vec<&'a str>,
+    /// Date (seconds) when the message has a Date header.
+    pub date: Option<i64>,
+    pub from: &'a str,
+    pub to: Vec<&'a str>,
+    pub cc: Vec<&'a str>,
+    pub subject: &'a [u8],
+}
+
+fn key_hash(parts: &[&[u8]]) -> u64 {
+    // A fixed-key SipHash: stable across runs and threads of one build.
+    let mut h = std::hash::DefaultHasher::new();
+    for p in parts {
+        p.hash(&mut h);
+    }
+    h.finish()
+}
+
+fn joined(mut v: Vec<&str>) -> String {
+    v.sort_unstable();
+    v.dedup();
+    v.join(",")
+}
+
+pub fn keys(p: Parts<'_>) -> Keys {
+    let exposed = joined(p.exposed);
+    Keys {
+        msgid: p
+            .message_id
+            .map(|m| key_hash(&[b"id", m.as_bytes(), exposed.as_bytes()])),
+        id_only: p.message_id.map(|m| key_hash(&[b"id", m.as_bytes()])),
+        content: p.date.map(|d| {
+            key_hash(&[
+                b"content",
+                &d.to_le_bytes(),
+                p.from.as_bytes(),
+                joined(p.to).as_bytes(),
+                joined(p.cc).as_bytes(),
+                p.subject,
+            ])
+        }),
+    }
+}
+
+/// Keys are already hash outputs: hashing them again is wasted work.
+#[derive(Default, Clone, Copy)]
+pub struct KeyHasher;
+
+impl BuildHasher for KeyHasher {
+    type Hasher = PassThrough;
+    fn build_hasher(&self) -> PassThrough {
+        PassThrough(0)
+    }
+}
+
+pub struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// Messages grouped into copies, one message at a time (union-find over keys).
+#[derive(Default)]
+pub struct Copies {
+    node: HashMap<u64, u32, KeyHasher>,
+    parent: Vec<u32>,
+    /// Distinct messages so far.
+    unique: u64,
+}
+
+impl Copies {
+    fn find(&mut self, mut x: u32) -> u32 {
+        while self.parent[x as usize] != x {
+            let p = self.parent[x as usize];
+            self.parent[x as usize] = self.parent[p as usize];
+            x = p;
+        }
+        x
+    }
+
+    /// Add a message; true when it is a copy of one added before.
+    pub fn add(&mut self, k: &Keys) -> bool {
+        if k.msgid.is_none() && k.content.is_none() {
+            // Nothing to recognise a copy by: a message of its own.
+            self.unique += 1;
+            return false;
+        }
+        let mut roots: Vec<u32> = Vec::with_capacity(2);
+        let mut fresh: Vec<u64> = Vec::with_capacity(2);
+        for key in [k.msgid, k.content].into_iter().flatten() {
+            // Message-ID and content keys are hashed with different prefixes: one key space.
+            match self.node.get(&key).copied() {
+                Some(n) => {
+                    let r = self.find(n);
+                    if !roots.contains(&r) {
+                        roots.push(r);
+                    }
+                }
+                None => fresh.push(key),
+            }
+        }
+        let copy = !roots.is_empty();
+        let root = match roots.first() {
+            Some(&r) => r,
+            None => {
+                let n = self.parent.len() as u32;
+                self.parent.push(n);
+                self.unique += 1;
+                n
+            }
+        };
+        // A message that links two earlier groups makes them one message.
+        for &r in roots.iter().skip(1) {
+            self.parent[r as usize] = root;
+            self.unique -= 1;
+        }
+        for key in fresh {
+            self.node.insert(key, root);
+        }
+        copy
+    }
+
+    /// The group a message added before belongs to (`None` for a message without keys).
+    pub fn group(&mut self, k: &Keys) -> Option<u32> {
+        let n = [k.msgid, k.content]
+            .into_iter()
+            .flatten()
+            .find_map(|key| self.node.get(&key).copied())?;
+        Some(self.find(n))
+    }
+
+    /// Distinct messages among those added.
+    pub fn unique(&self) -> u64 {
+        self.unique
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn k(id: Option<&str>, exposed: &[&str], date: Option<i64>) -> Keys {
+        keys(Parts {
+            message_id: id,
+            exposed: exposed.to_vec(),
+            date,
+            from: "me@x.test",
+            to: exposed.to_vec(),
+            cc: Vec::new(),
+            subject: b"s",
+        })
+    }
+
+    #[test]
+    fn reused_id_with_other_recipients_is_another_message() {
+        let mut c = Copies::default();
+        assert!(!c.add(&k(Some("a@x"), &["p@x.test"], None)));
+        assert!(!c.add(&k(Some("a@x"), &["q@x.test"], None)));
+        assert!(c.add(&k(Some("a@x"), &["p@x.test"], None)));
+        assert_eq!(c.unique(), 2);
+    }
+
+    #[test]
+    fn a_message_linking_two_groups_merges_them() {
+        let mut c = Copies::default();
+        let by_id = k(Some("a@x"), &["p@x.test"], None);
+        let by_content = k(None, &["p@x.test"], Some(5));
+        let both = k(Some("a@x"), &["p@x.test"], Some(5));
+        assert!(!c.add(&by_id));
+        assert!(!c.add(&by_content));
+        assert_eq!(c.unique(), 2);
+        assert!(c.add(&both));
+        assert_eq!(c.unique(), 1);
+        assert_eq!(c.group(&by_id), c.group(&by_content));
+        // No keys: always a message of its own.
+        assert!(!c.add(&Keys::default()));
+        assert!(!c.add(&Keys::default()));
+        assert_eq!(c.unique(), 3);
+    }
+}
