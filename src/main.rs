@@ -153,6 +153,10 @@ struct ImapOpts {
     /// IMAP: UIDs per FETCH (the whole response of one FETCH is held in memory).
     #[arg(long, default_value_t = 1000, value_name = "N")]
     batch_size: usize,
+    /// IMAP: largest response accepted, in MB (a longer line, literal or answer fails that
+    /// command: a hostile server cannot exhaust memory).
+    #[arg(long, default_value_t = 64, value_name = "MB")]
+    max_response: u64,
 }
 
 impl ImapOpts {
@@ -163,8 +167,8 @@ impl ImapOpts {
                 url.server()
             );
         }
-        if self.connections == 0 || self.batch_size == 0 {
-            bail!("--connections and --batch-size must be at least 1");
+        if self.connections == 0 || self.batch_size == 0 || self.max_response == 0 {
+            bail!("--connections, --batch-size and --max-response must be at least 1");
         }
         Ok(ImapOptions {
             auth: self.auth(url)?,
@@ -177,6 +181,7 @@ impl ImapOpts {
             batch: self.batch_size,
             folders: self.folders.clone(),
             all_folders: self.all_folders,
+            max_response: self.max_response.saturating_mul(1 << 20),
         })
     }
 

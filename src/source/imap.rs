@@ -74,6 +74,8 @@ pub enum ImapError {
     Tls { server: String, message: String },
     #[error("{server} does not offer STARTTLS; use imaps://, or --allow-plaintext to send the password unencrypted")]
     NoStartTls { server: String },
+    #[error("{server} advertises LOGINDISABLED: it does not accept a password on this connection, so none was sent; use imaps:// or a server offering STARTTLS, or --oauth2-token-file")]
+    LoginDisabled { server: String },
     #[error("login refused by {server} for user {user}")]
     LoginRefused { server: String, user: String },
     #[error("{server}: {message}")]
@@ -305,13 +307,90 @@ pub struct ImapOptions {
     pub batch: usize,
     pub folders: Vec<String>,
     pub all_folders: bool,
+    /// Bytes one response may take at most (a line, a literal, a whole answer).
+    pub max_response: u64,
+}
+
+/// The TCP connection under TLS, with two bounds the `imap` crate does not have: every
+/// response must be complete within the timeout (a server sending one byte every half second
+/// cannot hold a scan forever), and within `max` bytes (a line that never ends, a literal of
+/// `{999999999999}`, endless untagged responses cannot exhaust memory). Both restart with each
+/// command written; the first response (the greeting) is bounded from the connection.
+#[derive(Debug)]
+pub struct Deadline {
+    tcp: TcpStream,
+    timeout: Duration,
+    max: u64,
+    deadline: std::time::Instant,
+    used: u64,
+}
+
+impl Deadline {
+    pub fn new(tcp: TcpStream, timeout: Duration, max: u64) -> Deadline {
+        Deadline {
+            tcp,
+            timeout,
+            max,
+            deadline: std::time::Instant::now() + timeout,
+            used: 0,
+        }
+    }
+}
+
+impl Read for Deadline {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::io::{Error, ErrorKind};
+        let secs = self.timeout.as_secs();
+        let left = self
+            .deadline
+            .saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(Error::new(
+                ErrorKind::TimedOut,
+                format!("no complete response within {secs} s (--timeout)"),
+            ));
+        }
+        self.tcp
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
+        match self.tcp.read(buf) {
+            Ok(n) => {
+                self.used += n as u64;
+                if self.used > self.max {
+                    return Err(Error::other(format!(
+                        "response larger than {} MB (--max-response)",
+                        self.max >> 20
+                    )));
+                }
+                Ok(n)
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                Err(Error::new(
+                    ErrorKind::TimedOut,
+                    format!("timed out after {secs} s waiting for the server"),
+                ))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Write for Deadline {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // A new command: its response gets the whole timeout and budget.
+        self.deadline = std::time::Instant::now() + self.timeout;
+        self.used = 0;
+        self.tcp.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.tcp.flush()
+    }
 }
 
 /// TLS or plain TCP.
 #[derive(Debug)]
 pub enum Stream {
-    Tls(Box<native_tls::TlsStream<TcpStream>>),
-    Plain(TcpStream),
+    Tls(Box<native_tls::TlsStream<Deadline>>),
+    Plain(Deadline),
 }
 
 impl Read for Stream {
@@ -400,7 +479,7 @@ fn tls_connector(opts: &ImapOptions, server: &str) -> Result<native_tls::TlsConn
 }
 
 /// Read one CRLF-terminated line from a raw stream (only used before STARTTLS).
-fn read_line(s: &mut TcpStream) -> std::io::Result<String> {
+fn read_line(s: &mut Deadline) -> std::io::Result<String> {
     let mut line = Vec::new();
     let mut b = [0u8; 1];
     while !line.ends_with(b"\r\n") {
@@ -442,12 +521,13 @@ pub fn connect_raw(url: &ImapUrl, opts: &ImapOptions) -> Result<Conn, ImapError>
             Err(e) => last = e.to_string(),
         }
     }
-    let mut tcp = tcp.ok_or_else(|| cerr(last))?;
+    let tcp = tcp.ok_or_else(|| cerr(last))?;
     tcp.set_read_timeout(Some(opts.timeout))
         .map_err(|e| cerr(e.to_string()))?;
     tcp.set_write_timeout(Some(opts.timeout))
         .map_err(|e| cerr(e.to_string()))?;
     let _ = tcp.set_nodelay(true);
+    let mut tcp = Deadline::new(tcp, opts.timeout, opts.max_response);
     let tls_err = |message: String| ImapError::Tls {
         server: server.clone(),
         message,
@@ -493,6 +573,14 @@ pub fn connect_raw(url: &ImapUrl, opts: &ImapOptions) -> Result<Conn, ImapError>
     let mut client = imap::Client::new(raw.clone());
     if url.security == Security::Implicit {
         client.read_greeting().map_err(|e| cerr(e.to_string()))?;
+    }
+    if let Auth::Password(_) = &opts.auth {
+        // RFC 3501: LOGINDISABLED means the server will not take a password here; sending one
+        // anyway would put it on the wire for nothing (or in clear).
+        let caps = client.capabilities().map_err(|e| cerr(e.to_string()))?;
+        if caps.has_str("LOGINDISABLED") {
+            return Err(ImapError::LoginDisabled { server });
+        }
     }
     let refused = |e: imap::Error| match e {
         imap::Error::No(_) | imap::Error::Bad(_) => ImapError::LoginRefused {
@@ -1362,6 +1450,13 @@ fn fetch_batch(
     }
     let (s, _) = session.as_mut().ok_or("no session")?;
     let fetched = s.fetch_headers(reader, &uid_set(&item.uids))?;
+    if fetched.is_empty() && !item.uids.is_empty() {
+        // Not "all of them vanished": a server that answers OK with nothing has not been read.
+        return Err(format!(
+            "the server answered with none of the {} messages asked for",
+            item.uids.len()
+        ));
+    }
     let mut got: HashMap<u32, FetchedHeader> = HashMap::new();
     for f in fetched {
         let Some(uid) = f.uid else { continue };
@@ -1489,7 +1584,8 @@ impl Source for ImapSource {
 }
 
 /// Whole messages per FETCH for `--evidence` (a mass mailing may carry a 10 MB attachment).
-const FULL_MESSAGES_PER_FETCH: usize = 8;
+/// One per FETCH: every response is bounded by --max-response.
+const FULL_MESSAGES_PER_FETCH: usize = 1;
 
 /// Fetch whole raw messages (BODY.PEEK[], so nothing is marked read) for `--evidence`.
 pub fn fetch_full(
@@ -1661,6 +1757,7 @@ mod tests {
             batch: 10,
             folders: vec![],
             all_folders: false,
+            max_response: 1 << 20,
         };
         let pick = |l: &[Folder]| {
             choose_folders(&url, &opts, l)
