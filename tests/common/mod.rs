@@ -91,6 +91,8 @@ pub fn mbox(msgs: &[String]) -> String {
 }
 
 /// Run a command to its end, with its peak resident memory (KB, from wait4) and wall time.
+/// (The child is reaped by `wait4`, which std does not know about.)
+#[allow(clippy::zombie_processes)]
 pub fn run_measured(mut cmd: Command) -> (Output, u64, std::time::Duration) {
     use std::io::Read;
     let t = std::time::Instant::now();
