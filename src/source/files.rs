@@ -283,7 +283,7 @@ impl Source for TreeSource {
             self.files += 1;
             self.bytes += size;
             if size >= LARGE_FILE && sniff_mbox(&path).unwrap_or(false) {
-                match MboxSource::open(&path, self.hash) {
+                match MboxSource::open(&path, self.hash).map(MboxSource::in_tree) {
                     Ok(s) => {
                         self.nested = Some(s);
                         if batch.units.is_empty() && batch.manifest.is_empty() {

@@ -371,6 +371,8 @@ pub struct MboxSource {
     big: Option<Big>,
     /// [`MAX_WINDOW`], smaller in tests.
     max_window: usize,
+    /// Named on the command line (not found inside a tree): holding no message is an error.
+    named: bool,
     pool: BufferPool,
     /// Offset in the input of the first byte of `buf`.
     pos: u64,
@@ -395,6 +397,7 @@ impl MboxSource {
         let mut s = MboxSource::new(super::path_text(path), Box::new(file), Vec::new(), false);
         s.size = size;
         s.expected = Some(size);
+        s.named = true;
         s.hash_stream = false;
         if hash {
             let p = path.to_path_buf();
@@ -412,8 +415,16 @@ impl MboxSource {
         Ok(s)
     }
 
+    /// Found while walking a tree: an mbox without messages is counted, not an error.
+    pub fn in_tree(mut self) -> MboxSource {
+        self.named = false;
+        self
+    }
+
     pub fn stdin() -> MboxSource {
-        MboxSource::from_reader("<stdin>", Box::new(std::io::stdin()))
+        let mut s = MboxSource::from_reader("<stdin>", Box::new(std::io::stdin()));
+        s.named = true;
+        s
     }
 
     pub fn from_reader(name: &str, reader: Box<dyn Read + Send>) -> MboxSource {
@@ -439,6 +450,7 @@ impl MboxSource {
             expected: None,
             big: None,
             max_window: MAX_WINDOW,
+            named: false,
             pool: BufferPool::default(),
             pos: 0,
             first: true,
@@ -586,8 +598,19 @@ impl MboxSource {
         true
     }
 
-    /// At the end of the input: a file that shrank while it was read is an error.
+    /// At the end of the input: a file that shrank while it was read is an error, and so is
+    /// an input named on the command line (a file, standard input) that held no message at all.
     fn check_complete(&mut self, batch: &mut Batch) {
+        if self.named && self.messages == 0 {
+            batch.errors.push(InputError {
+                location: self.name.to_string(),
+                message: if self.pos == 0 {
+                    "empty: no message to read".into()
+                } else {
+                    format!("no message found in {} bytes: not an mbox", self.pos)
+                },
+            });
+        }
         if let Some(expected) = self.expected.take() {
             if self.pos < expected {
                 batch.errors.push(InputError {
@@ -659,12 +682,13 @@ impl Source for MboxSource {
                 sp.consumed
             };
             let head = self.consume(consumed);
+            let chunk = ChunkData::pooled(head, self.pool.clone());
+            let mut batch = self.batch_from(chunk, sp, batch, base);
             if self.eof && self.buf.is_empty() {
                 self.done = true;
                 self.check_complete(&mut batch);
             }
-            let chunk = ChunkData::pooled(head, self.pool.clone());
-            return Some(self.batch_from(chunk, sp, batch, base));
+            return Some(batch);
         }
     }
 
