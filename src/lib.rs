@@ -13,6 +13,7 @@ pub mod analysis;
 pub mod detect;
 pub mod evidence;
 pub mod export;
+pub mod fsx;
 pub mod identity;
 pub mod parse;
 pub mod scan;

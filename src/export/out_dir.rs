@@ -251,16 +251,20 @@ fn switch(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 /// Remove staging directories left by runs that were killed (we hold the lock: none is in use).
+/// The parent is listed without changing its access time: it may be part of the evidence.
 fn remove_stale(parent: &Path, prefix: &[u8]) {
-    let Ok(rd) = fs::read_dir(parent) else { return };
-    for e in rd.filter_map(Result::ok) {
-        let n = e.file_name();
-        let ours = e.metadata().is_ok_and(|m| {
-            // SAFETY: geteuid has no preconditions.
-            m.is_dir() && m.uid() == unsafe { libc::geteuid() }
-        });
-        if ours && n.as_bytes().starts_with(prefix) {
-            let _ = fs::remove_dir_all(e.path());
+    let Ok((_, entries)) = crate::fsx::read_dir_noatime(parent) else {
+        return;
+    };
+    for (n, t) in entries {
+        if t != crate::fsx::EntryType::Dir || !n.as_bytes().starts_with(prefix) {
+            continue;
+        }
+        let p = parent.join(&n);
+        // SAFETY: geteuid has no preconditions.
+        let ours = fs::symlink_metadata(&p).is_ok_and(|m| m.uid() == unsafe { libc::geteuid() });
+        if ours {
+            let _ = fs::remove_dir_all(p);
         }
     }
 }

@@ -23,140 +23,15 @@ pub const LARGE_FILE: u64 = 16 << 20;
 const FILES_PER_BATCH: usize = 256;
 const BLOCK: usize = 64 << 10;
 
-/// Open a file for reading without touching its access time where the OS allows it. Only a
-/// regular file is opened: a FIFO or device (even one swapped in after a check) is refused
-/// rather than blocking or being read forever (`O_NONBLOCK` makes the open itself not wait).
-pub fn open_evidence(path: &Path) -> std::io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let open = |extra: i32| {
-        std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | extra)
-            .open(path)
-    };
-    let f = match open(libc::O_NOATIME) {
-        Ok(f) => f,
-        // O_NOATIME is refused for files we do not own.
-        Err(e) if e.raw_os_error() == Some(libc::EPERM) => open(0)?,
-        Err(e) => return Err(e),
-    };
-    let ft = f.metadata()?.file_type();
-    if !ft.is_file() {
-        return Err(std::io::Error::other(format!(
-            "is {}, not a regular file",
-            super::special_kind(&ft)
-        )));
-    }
-    Ok(f)
-}
-
-/// What a directory entry is (from `readdir`, without following links).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EntryType {
-    Dir,
-    File,
-    Symlink,
-    /// FIFO, socket, device.
-    Special(&'static str),
-}
-
-/// Names and types of a directory's entries.
-type Listing = Vec<(std::ffi::OsString, EntryType)>;
-
-/// A directory listing read without changing the directory's access time (`O_NOATIME` where
-/// the OS allows it; `std::fs::read_dir` cannot ask for it). Also returns the directory's
-/// (device, inode).
-fn read_dir_noatime(dir: &Path) -> std::io::Result<((u64, u64), Listing)> {
-    use std::ffi::{CStr, CString, OsStr};
-    use std::os::unix::ffi::OsStrExt;
-    let c = CString::new(dir.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
-    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
-    // SAFETY: plain libc calls on a NUL-terminated path and on descriptors owned here; the
-    // DIR stream is closed on every path out.
-    unsafe {
-        let mut fd = libc::open(c.as_ptr(), flags | libc::O_NOATIME);
-        if fd < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM) {
-            fd = libc::open(c.as_ptr(), flags);
-        }
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let mut st: libc::stat = std::mem::zeroed();
-        if libc::fstat(fd, &mut st) != 0 {
-            let e = std::io::Error::last_os_error();
-            libc::close(fd);
-            return Err(e);
-        }
-        let id = (st.st_dev, st.st_ino);
-        let dirp = libc::fdopendir(fd);
-        if dirp.is_null() {
-            let e = std::io::Error::last_os_error();
-            libc::close(fd);
-            return Err(e);
-        }
-        let mut out = Vec::new();
-        let result = loop {
-            *libc::__errno_location() = 0;
-            let ent = libc::readdir(dirp);
-            if ent.is_null() {
-                let e = std::io::Error::last_os_error();
-                break if e.raw_os_error().unwrap_or(0) == 0 {
-                    Ok(())
-                } else {
-                    Err(e)
-                };
-            }
-            let name = CStr::from_ptr((*ent).d_name.as_ptr());
-            let bytes = name.to_bytes();
-            if bytes == b"." || bytes == b".." {
-                continue;
-            }
-            let mut dt = (*ent).d_type;
-            if dt == libc::DT_UNKNOWN {
-                let mut s: libc::stat = std::mem::zeroed();
-                if libc::fstatat(fd, name.as_ptr(), &mut s, libc::AT_SYMLINK_NOFOLLOW) == 0 {
-                    dt = match s.st_mode & libc::S_IFMT {
-                        libc::S_IFDIR => libc::DT_DIR,
-                        libc::S_IFREG => libc::DT_REG,
-                        libc::S_IFLNK => libc::DT_LNK,
-                        libc::S_IFIFO => libc::DT_FIFO,
-                        libc::S_IFSOCK => libc::DT_SOCK,
-                        libc::S_IFCHR => libc::DT_CHR,
-                        _ => libc::DT_BLK,
-                    };
-                }
-            }
-            let t = match dt {
-                libc::DT_DIR => EntryType::Dir,
-                libc::DT_REG => EntryType::File,
-                libc::DT_LNK => EntryType::Symlink,
-                libc::DT_FIFO => EntryType::Special("a named pipe (FIFO)"),
-                libc::DT_SOCK => EntryType::Special("a socket"),
-                libc::DT_CHR => EntryType::Special("a character device"),
-                _ => EntryType::Special("a block device"),
-            };
-            out.push((OsStr::from_bytes(bytes).to_os_string(), t));
-        };
-        libc::closedir(dirp);
-        result.map(|()| (id, out))
-    }
-}
+pub use crate::fsx::{open_evidence, read_dir_noatime, EntryType};
 
 /// Does this file start (after an optional BOM) with an mbox `From ` separator?
 pub fn sniff_mbox(path: &Path) -> std::io::Result<bool> {
-    let mut f = open_evidence(path)?;
-    let mut head = [0u8; 8];
-    let mut n = 0;
-    while n < head.len() {
-        match f.read(&mut head[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    let h = head[..n]
-        .strip_prefix(b"\xef\xbb\xbf")
-        .unwrap_or(&head[..n]);
-    Ok(h.starts_with(b"From "))
+    let mut head = Vec::with_capacity(sniff::SNIFF_BYTES);
+    open_evidence(path)?
+        .take(sniff::SNIFF_BYTES as u64)
+        .read_to_end(&mut head)?;
+    Ok(sniff::sniff(&head) == FileKind::Mbox)
 }
 
 /// A directory tree (or one message file given on the command line).
@@ -170,7 +45,7 @@ pub struct TreeSource {
     is_dir: bool,
     /// Hash large mboxes found in the tree (message files are always hashed by the workers).
     hash: bool,
-    /// (device, inode) of directories not to walk: the report being written.
+    /// (device, inode) of what not to read: the report being written, its lock file.
     skip: Vec<(u64, u64)>,
 }
 
@@ -271,7 +146,14 @@ impl Source for TreeSource {
                 continue;
             }
             let size = match std::fs::symlink_metadata(&path) {
-                Ok(m) => m.len(),
+                Ok(m) => {
+                    use std::os::unix::fs::MetadataExt;
+                    if self.skip.contains(&(m.dev(), m.ino())) {
+                        // Our own lock file.
+                        continue;
+                    }
+                    m.len()
+                }
                 Err(e) => {
                     batch.errors.push(InputError {
                         location: path_text(&path),
