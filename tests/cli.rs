@@ -292,3 +292,208 @@ fn a_closed_stdout_pipe_is_not_a_crash() {
     // Without --internal-domain the internal mail and the nine-plus-one are exposing too.
     assert_eq!(csv_rows(&d.path().join("o/incidents.csv")).len(), 5);
 }
+
+#[test]
+fn passwords_in_imap_urls_never_appear_in_errors_or_records() {
+    let d = tempfile::tempdir().unwrap();
+    let input = write(
+        d.path(),
+        "a.mbox",
+        mbox(&[message(
+            "me@police.example",
+            &people("r", 12),
+            "",
+            "Hi",
+            "a@x",
+            "Mon, 1 Jan 2024 10:00:00 +0000",
+        )])
+        .as_bytes(),
+    );
+    for url in [
+        "imaps://bob:hunter2@",
+        "IMAPS://bob:hunter2@127.0.0.1:1/",
+        "imap://dpo@example.org:hunter2@127.0.0.1:1",
+        "Imaps://bob:hunt@er2@127.0.0.1:1",
+    ] {
+        let o = bin()
+            .args(["scan", url, "--timeout", "1", "--retries", "0", "--out"])
+            .arg(d.path().join("never"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{url}");
+        let all = format!("{}{}", stdout(&o), stderr(&o));
+        assert!(
+            !all.contains("hunter2") && !all.contains("er2@"),
+            "{url}: {all}"
+        );
+    }
+    // Recorded arguments: an URL-looking value anywhere on the command line is masked.
+    let o = scan(
+        &[
+            input.to_str().unwrap(),
+            "--folder",
+            "IMAPS://dpo@example.org:hunter2@mail.example.org/Sent",
+        ],
+        &d.path().join("out"),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = std::fs::read_to_string(d.path().join("out/summary.json")).unwrap();
+    assert!(!s.contains("hunter2"), "{s}");
+    assert!(s.contains(":***@mail.example.org"), "{s}");
+}
+
+#[test]
+fn file_names_with_terminal_escapes_are_printed_inert() {
+    let d = tempfile::tempdir().unwrap();
+    let evil = d.path().join("\x1b]0;owned\x07\x1b[2Jmissing.mbox");
+    let o = scan(&[evil.to_str().unwrap()], &d.path().join("out"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        !o.stderr.contains(&0x1b) && !o.stderr.contains(&0x07),
+        "{:?}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("missing.mbox"));
+}
+
+#[test]
+fn formula_guard_covers_fullwidth_bom_and_control_characters() {
+    let d = tempfile::tempdir().unwrap();
+    let msgs: Vec<String> = ["＝HYPERLINK(\"http://x.test\")", "\u{feff}=1+1", "－2+3"]
+        .iter()
+        .enumerate()
+        .map(|(i, subj)| {
+            message(
+                "me@police.example",
+                &people(&format!("p{i}x"), 12),
+                "",
+                &format!("=?UTF-8?B?{}?=", b64(subj.as_bytes())),
+                &format!("f{i}@x"),
+                "Mon, 1 Jan 2024 10:00:00 +0000",
+            )
+        })
+        .collect();
+    let input = write(d.path(), "a.mbox", mbox(&msgs).as_bytes());
+    let o = scan(&[input.to_str().unwrap()], &d.path().join("out"));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for r in csv_rows(&d.path().join("out/messages.csv")) {
+        assert!(r["subject"].starts_with('\''), "{:?}", r["subject"]);
+    }
+}
+
+fn b64(b: &[u8]) -> String {
+    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::new();
+    for c in b.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for k in 0..4 {
+            if k <= c.len() {
+                s.push(T[(n >> (18 - 6 * k) & 63) as usize] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
+}
+
+#[test]
+fn non_utf8_arguments_and_absurd_jobs_are_not_a_crash() {
+    use std::os::unix::ffi::OsStrExt;
+    let d = tempfile::tempdir().unwrap();
+    let input = write(
+        d.path(),
+        "a.mbox",
+        mbox(&[message(
+            "me@police.example",
+            &people("r", 12),
+            "",
+            "Hi",
+            "a@x",
+            "Mon, 1 Jan 2024 10:00:00 +0000",
+        )])
+        .as_bytes(),
+    );
+    let out = d.path().join(std::ffi::OsStr::from_bytes(b"out\xff"));
+    let o = bin()
+        .arg("scan")
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .arg("--ca-file")
+        .arg(std::ffi::OsStr::from_bytes(b"/nonexistent/\xfe.pem"))
+        .args(["--jobs", "100000", "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--jobs 100000"), "{}", stderr(&o));
+    assert_eq!(csv_rows(&out.join("messages.csv")).len(), 1);
+    let s = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    assert!(s.contains("out\u{fffd}"), "recorded lossily: {s}");
+}
+
+#[test]
+fn a_reused_message_id_is_two_unique_messages_everywhere() {
+    let d = tempfile::tempdir().unwrap();
+    let a = message(
+        "me@police.example",
+        &people("a", 12),
+        "",
+        "Hi",
+        "same@x",
+        "Mon, 1 Jan 2024 10:00:00 +0000",
+    );
+    let b = message(
+        "me@police.example",
+        &people("b", 12),
+        "",
+        "Hi",
+        "same@x",
+        "Tue, 2 Jan 2024 10:00:00 +0000",
+    );
+    let input = write(d.path(), "a.mbox", mbox(&[a.clone(), b, a]).as_bytes());
+    let o = scan(&[input.to_str().unwrap()], &d.path().join("out"));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("Scanned 3 messages (2 unique, 1 duplicates)"),
+        "{}",
+        stdout(&o)
+    );
+    let s = summary(&d.path().join("out"));
+    assert_eq!(s["counts"]["unique"], 2);
+    assert_eq!(s["counts"]["duplicates"], 1);
+    assert_eq!(s["counts"]["exposing_messages"], 2);
+    assert_eq!(s["counts"]["message_id_reused_with_other_recipients"], 1);
+}
+
+#[test]
+fn threads_that_cannot_be_started_are_an_error_not_a_panic() {
+    let d = tempfile::tempdir().unwrap();
+    let input = write(
+        d.path(),
+        "a.mbox",
+        mbox(&[message(
+            "me@x.test",
+            &people("r", 1),
+            "",
+            "Hi",
+            "a@x",
+            "Mon, 1 Jan 2024 10:00:00 +0000",
+        )])
+        .as_bytes(),
+    );
+    // Every new thread asks for a petabyte of stack: the system refuses them all.
+    let o = bin()
+        .args(["scan", input.to_str().unwrap(), "-q", "--out"])
+        .arg(d.path().join("out"))
+        .env("RUST_MIN_STACK", "1000000000000000")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cannot start"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"));
+    assert!(!d.path().join("out").exists());
+}
