@@ -235,6 +235,7 @@ fn standard_input_is_read_in_bounded_memory() {
     assert_eq!(o.status.code(), Some(2), "no message in it: {}", stderr(&o));
     assert!(stderr(&o).contains("no message found"), "{}", stderr(&o));
     assert!(rss < 200 * 1024, "peak RSS {rss} KB for 400 MB of junk");
+    eprintln!("peak RSS {rss} KB for 400 MB of junk");
     // One 300 MB message: its header is read, its body streams through the hash.
     let (o, rss) = scan_stdin(300 << 20, |sent, b| {
         if sent == 0 {

@@ -253,35 +253,6 @@ fn landing(data: &[u8], end: usize, at_eof: bool) -> Option<usize> {
     None
 }
 
-/// Read from `reader` until `buf` holds `want` bytes or the input ends; returns the bytes held.
-fn fill(
-    reader: &mut (dyn Read + Send),
-    buf: &mut Vec<u8>,
-    want: usize,
-    eof: &mut bool,
-    batch: &mut Batch,
-    name: &str,
-    pos: u64,
-) -> usize {
-    // Read into the spare capacity (no zeroing first); bytes read before an error are kept.
-    buf.reserve(want.saturating_sub(buf.len()));
-    let need = want.saturating_sub(buf.len()) as u64;
-    let before = buf.len();
-    match reader.take(need).read_to_end(buf) {
-        Ok(n) if (n as u64) < need => *eof = true,
-        Ok(_) => {}
-        Err(e) => {
-            batch.errors.push(InputError {
-                location: format!("{name}#{}", pos + buf.len() as u64),
-                message: e.to_string(),
-            });
-            *eof = true;
-        }
-    }
-    let _ = before;
-    buf.len()
-}
-
 /// Window buffers handed back by finished batches, so a long scan does not fault in fresh
 /// pages for every window.
 #[derive(Default, Clone)]
@@ -303,14 +274,34 @@ impl BufferPool {
         v
     }
 
-    pub fn give(&self, v: Vec<u8>) {
+    fn give(&self, v: Vec<u8>) {
         // Oversized windows (a grown window for one large message) are not hoarded.
-        if v.capacity() <= 2 * BATCH_BYTES {
+        if v.capacity() > 0 && v.capacity() <= 2 * BATCH_BYTES {
             if let Ok(mut p) = self.0.lock() {
                 if p.len() < Self::KEEP {
                     p.push(v);
                 }
             }
+        }
+    }
+}
+
+/// A window buffer shared by the batches cut from it; back to the pool when the last is done.
+pub struct SharedBuf {
+    bytes: Vec<u8>,
+    pool: Option<BufferPool>,
+}
+
+impl SharedBuf {
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl Drop for SharedBuf {
+    fn drop(&mut self) {
+        if let Some(p) = self.pool.take() {
+            p.give(std::mem::take(&mut self.bytes));
         }
     }
 }
@@ -342,6 +333,9 @@ fn hash_file(path: &Path) -> std::io::Result<[u8; 32]> {
     Ok(h.finalize().into())
 }
 
+/// A window holding less than this is topped up before it is split.
+const REFILL_BELOW: usize = 1 << 20;
+
 /// A window never grows past this while looking for the end of one message: a larger message
 /// is streamed through its hash ([`Big`]), and junk before the first message is dropped.
 pub const MAX_WINDOW: usize = 64 << 20;
@@ -364,7 +358,9 @@ pub struct MboxSource {
     /// For a stream: hash what passes through (there is no second read).
     hash_stream: bool,
     reader: Box<dyn Read + Send>,
-    buf: Vec<u8>,
+    /// The window is `data.bytes()[lo..]`: batches are cut from its front without copying.
+    data: Arc<SharedBuf>,
+    lo: usize,
     eof: bool,
     /// For a file: its size when opened (a file that shrinks while read is an input error).
     expected: Option<u64>,
@@ -445,7 +441,11 @@ impl MboxSource {
             file_hash: None,
             hash_stream: true,
             reader,
-            buf,
+            data: Arc::new(SharedBuf {
+                bytes: buf,
+                pool: None,
+            }),
+            lo: 0,
             eof,
             expected: None,
             big: None,
@@ -462,18 +462,61 @@ impl MboxSource {
         }
     }
 
-    /// Drop the first `n` bytes of the window (hashed on the way for a stream); they are
-    /// returned, and the rest moves to a (recycled) buffer.
-    fn consume(&mut self, n: usize) -> Vec<u8> {
-        let mut rest = self.pool.take(BATCH_BYTES.min(self.max_window));
-        rest.extend_from_slice(&self.buf[n..]);
-        let mut head = std::mem::replace(&mut self.buf, rest);
-        head.truncate(n);
-        if self.hash_stream {
-            self.hasher.update(&head);
+    fn window(&self) -> &[u8] {
+        &self.data.bytes()[self.lo..]
+    }
+
+    /// Read until the window holds `want` bytes or the input ends. The unfinished end of the
+    /// window moves to the front of a (recycled) buffer; a window grown for one large message
+    /// grows in place once no batch points into it.
+    fn fill(&mut self, want: usize, batch: &mut Batch) {
+        if self.eof || self.window().len() >= want {
+            return;
         }
+        let lo = self.lo;
+        let mut v = match Arc::get_mut(&mut self.data) {
+            Some(b) => {
+                let mut v = std::mem::take(&mut b.bytes);
+                v.drain(..lo);
+                v
+            }
+            None => {
+                let mut v = self.pool.take(want);
+                v.extend_from_slice(self.window());
+                v
+            }
+        };
+        self.lo = 0;
+        v.reserve(want.saturating_sub(v.len()));
+        let need = want.saturating_sub(v.len()) as u64;
+        // Into the spare capacity (no zeroing first); bytes read before an error are kept.
+        match self.reader.by_ref().take(need).read_to_end(&mut v) {
+            Ok(n) if (n as u64) < need => self.eof = true,
+            Ok(_) => {}
+            Err(e) => {
+                batch.errors.push(InputError {
+                    location: format!("{}#{}", self.name, self.pos + v.len() as u64),
+                    message: e.to_string(),
+                });
+                self.eof = true;
+            }
+        }
+        self.size = self.size.max(self.pos + v.len() as u64);
+        self.data = Arc::new(SharedBuf {
+            bytes: v,
+            pool: Some(self.pool.clone()),
+        });
+    }
+
+    /// Take the first `n` bytes of the window (hashed on the way for a stream).
+    fn consume(&mut self, n: usize) -> ChunkData {
+        let chunk = ChunkData::new(self.data.clone(), self.lo, self.lo + n);
+        if self.hash_stream {
+            self.hasher.update(chunk.bytes());
+        }
+        self.lo += n;
         self.pos += n as u64;
-        head
+        chunk
     }
 
     fn batch_from(&mut self, chunk: ChunkData, split: Split, mut batch: Batch, base: u64) -> Batch {
@@ -507,7 +550,7 @@ impl MboxSource {
     /// The window is full and holds no whole message: drop junk before the first message, or
     /// start streaming an oversize message.
     fn window_full(&mut self, batch: &mut Batch) {
-        let data = &self.buf;
+        let data = self.window();
         let starts_message = data.starts_with(b"From ")
             || header::starts_with_header_line(data.strip_prefix(BOM).unwrap_or(data));
         if self.first && !starts_message {
@@ -553,7 +596,7 @@ impl MboxSource {
     /// Stream an oversize message on to its end: true when it ended (its unit is in `batch`).
     fn big_step(&mut self, batch: &mut Batch) -> bool {
         let eof = self.eof;
-        let data = &self.buf;
+        let data = self.window();
         let limit = if eof {
             data.len()
         } else {
@@ -571,13 +614,13 @@ impl MboxSource {
                 _ => limit,
             },
         };
+        let chunk = self.consume(cut);
         let Some(big) = self.big.as_mut() else {
             return false;
         };
-        big.hasher.update(&data[..cut]);
+        big.hasher.update(chunk.bytes());
         big.size += cut as u64;
         batch.bytes += cut as u64;
-        self.consume(cut);
         if found.is_none() && !eof {
             return false;
         }
@@ -634,57 +677,52 @@ impl Source for MboxSource {
             errors: std::mem::take(&mut self.errors),
             ..Batch::default()
         };
-        // Bytes wanted in the window before splitting; grows (to MAX_WINDOW) for a large message.
-        let mut want = BATCH_BYTES.min(self.max_window);
+        let batch_bytes = BATCH_BYTES.min(self.max_window);
         loop {
-            if !self.eof && self.buf.len() < want {
-                let filled = fill(
-                    self.reader.as_mut(),
-                    &mut self.buf,
-                    want,
-                    &mut self.eof,
-                    &mut batch,
-                    &self.name,
-                    self.pos,
-                );
-                self.size = self.size.max(self.pos + filled as u64);
+            let len = self.window().len();
+            // Nearly used up: read on first (the rest is copied to the front of the next
+            // buffer, so it is kept small), so batches stay large.
+            if !self.eof && len < REFILL_BELOW.min(batch_bytes) {
+                self.fill(batch_bytes, &mut batch);
                 continue;
             }
             if self.big.is_some() {
                 if self.big_step(&mut batch) {
                     return Some(batch);
                 }
+                self.fill(batch_bytes, &mut batch);
                 continue;
             }
-            if self.buf.is_empty() {
+            if len == 0 {
                 self.done = true;
                 self.check_complete(&mut batch);
                 let any = !batch.errors.is_empty() || !batch.warnings.is_empty() || batch.bytes > 0;
                 return any.then_some(batch);
             }
-            let sp = split(&self.buf, self.first, self.eof, BATCH_BYTES, BATCH_MESSAGES);
+            let sp = split(
+                self.window(),
+                self.first,
+                self.eof,
+                BATCH_BYTES,
+                BATCH_MESSAGES,
+            );
             if sp.consumed == 0 && !self.eof {
-                if self.buf.len() < self.max_window {
-                    want = (self.buf.len() * 2)
-                        .clamp(BATCH_BYTES.min(self.max_window), self.max_window);
+                // No whole message in the window: read more, up to the largest window.
+                if len < self.max_window {
+                    let want = (len * 2).clamp(batch_bytes, self.max_window);
+                    self.fill(want, &mut batch);
                 } else {
                     self.window_full(&mut batch);
-                    want = BATCH_BYTES.min(self.max_window);
                 }
                 continue;
             }
             let base = self.pos;
             // At the end of the input everything left is consumed (split always does so; this
             // only guards against looping).
-            let consumed = if sp.consumed == 0 {
-                self.buf.len()
-            } else {
-                sp.consumed
-            };
-            let head = self.consume(consumed);
-            let chunk = ChunkData::pooled(head, self.pool.clone());
+            let consumed = if sp.consumed == 0 { len } else { sp.consumed };
+            let chunk = self.consume(consumed);
             let mut batch = self.batch_from(chunk, sp, batch, base);
-            if self.eof && self.buf.is_empty() {
+            if self.eof && self.window().is_empty() {
                 self.done = true;
                 self.check_complete(&mut batch);
             }
@@ -916,7 +954,7 @@ mod tests {
         assert!(warnings
             .iter()
             .all(|w| w.kind == "mbox-junk-before-first-message"));
-        assert!(s.buf.capacity() <= 4 << 20);
+        assert!(s.data.bytes.capacity() <= 4 << 20);
     }
 
     #[test]
@@ -946,6 +984,28 @@ mod tests {
         let (_, _, errors) = drain(&mut s);
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].message.contains("shrank"), "{}", errors[0]);
+    }
+
+    #[test]
+    fn a_failed_whole_file_hash_is_an_input_error() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("a.mbox");
+        std::fs::write(&p, b"From a@x Mon Jan  1 00:00:00 2024\nTo: a@x\n\nx\n").unwrap();
+        let mut s = MboxSource::open(&p, false).unwrap();
+        s.file_hash = Some(std::thread::spawn(|| {
+            Err(std::io::Error::other("disk on fire"))
+        }));
+        let (units, _, errors) = drain(&mut s);
+        assert_eq!(units.len(), 1);
+        assert!(errors.is_empty());
+        let info = s.info();
+        assert_eq!(info.sha256, None);
+        assert_eq!(info.errors.len(), 1);
+        assert!(
+            info.errors[0].message.contains("disk on fire"),
+            "{}",
+            info.errors[0]
+        );
     }
 
     #[test]

@@ -46,33 +46,18 @@ impl fmt::Display for Location {
 /// a file that shrinks while it is read ends the window early instead of faulting, as a memory
 /// map would with SIGBUS).
 pub struct ChunkData {
-    bytes: Vec<u8>,
-    /// Where the buffer goes back when the batch is done.
-    pool: Option<mbox::BufferPool>,
+    buf: Arc<mbox::SharedBuf>,
+    start: usize,
+    end: usize,
 }
 
 impl ChunkData {
-    pub fn new(bytes: Vec<u8>) -> ChunkData {
-        ChunkData { bytes, pool: None }
-    }
-
-    pub fn pooled(bytes: Vec<u8>, pool: mbox::BufferPool) -> ChunkData {
-        ChunkData {
-            bytes,
-            pool: Some(pool),
-        }
+    pub fn new(buf: Arc<mbox::SharedBuf>, start: usize, end: usize) -> ChunkData {
+        ChunkData { buf, start, end }
     }
 
     pub fn bytes(&self) -> &[u8] {
-        &self.bytes
-    }
-}
-
-impl Drop for ChunkData {
-    fn drop(&mut self) {
-        if let Some(p) = self.pool.take() {
-            p.give(std::mem::take(&mut self.bytes));
-        }
+        &self.buf.bytes()[self.start..self.end]
     }
 }
 
