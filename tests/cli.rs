@@ -296,19 +296,7 @@ fn a_closed_stdout_pipe_is_not_a_crash() {
 #[test]
 fn passwords_in_imap_urls_never_appear_in_errors_or_records() {
     let d = tempfile::tempdir().unwrap();
-    let input = write(
-        d.path(),
-        "a.mbox",
-        mbox(&[message(
-            "me@police.example",
-            &people("r", 12),
-            "",
-            "Hi",
-            "a@x",
-            "Mon, 1 Jan 2024 10:00:00 +0000",
-        )])
-        .as_bytes(),
-    );
+    let input = one_exposing_mbox(d.path());
     for url in [
         "imaps://bob:hunter2@",
         "IMAPS://bob:hunter2@127.0.0.1:1/",
@@ -404,19 +392,7 @@ fn b64(b: &[u8]) -> String {
 fn non_utf8_arguments_and_absurd_jobs_are_not_a_crash() {
     use std::os::unix::ffi::OsStrExt;
     let d = tempfile::tempdir().unwrap();
-    let input = write(
-        d.path(),
-        "a.mbox",
-        mbox(&[message(
-            "me@police.example",
-            &people("r", 12),
-            "",
-            "Hi",
-            "a@x",
-            "Mon, 1 Jan 2024 10:00:00 +0000",
-        )])
-        .as_bytes(),
-    );
+    let input = one_exposing_mbox(d.path());
     let out = d.path().join(std::ffi::OsStr::from_bytes(b"out\xff"));
     let o = bin()
         .arg("scan")
@@ -496,4 +472,17 @@ fn threads_that_cannot_be_started_are_an_error_not_a_panic() {
     assert!(stderr(&o).contains("cannot start"), "{}", stderr(&o));
     assert!(!stderr(&o).contains("panicked"));
     assert!(!d.path().join("out").exists());
+}
+
+/// `DIR/a.mbox` holding one message that exposes 12 people.
+fn one_exposing_mbox(dir: &std::path::Path) -> std::path::PathBuf {
+    let m = message(
+        "me@police.example",
+        &people("r", 12),
+        "",
+        "Hi",
+        "a@x",
+        "Mon, 1 Jan 2024 10:00:00 +0000",
+    );
+    write(dir, "a.mbox", mbox(&[m]).as_bytes())
 }

@@ -99,21 +99,7 @@ pub fn evidence_dir(dir: &Path) -> Result<std::path::PathBuf, ExportError> {
 /// also when invisible characters (a BOM, zero-width spaces) stand before it. Long digit strings
 /// are left as they are (a spreadsheet may still show them in scientific notation).
 pub fn guard_cell(s: &str) -> std::borrow::Cow<'_, str> {
-    let is_ctl = |c: char| c.is_control() && !matches!(c, '\t' | '\r' | '\n');
-    let cleaned: std::borrow::Cow<'_, str> = if s.chars().any(is_ctl) {
-        s.chars()
-            .map(|c| {
-                if is_ctl(c) {
-                    format!("\\u{{{:x}}}", c as u32)
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect::<String>()
-            .into()
-    } else {
-        s.into()
-    };
+    let cleaned = escape_controls(s, |c| matches!(c, '\t' | '\r' | '\n'));
     let invisible = |c: char| {
         matches!(
             c,
@@ -132,20 +118,24 @@ pub fn guard_cell(s: &str) -> std::borrow::Cow<'_, str> {
 /// Text made safe for a terminal: control characters (ANSI/OSC escapes from a server's reply
 /// or a file name) are shown as `\u{1b}` instead of being obeyed. Tab and newline are kept.
 pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
-    let is_ctl = |c: char| c.is_control() && !matches!(c, '\t' | '\n');
-    if !s.chars().any(is_ctl) {
+    escape_controls(s, |c| matches!(c, '\t' | '\n'))
+}
+
+/// Control characters other than those `keep`s written as `\u{..}`.
+fn escape_controls(s: &str, keep: fn(char) -> bool) -> std::borrow::Cow<'_, str> {
+    let escaped = |c: char| c.is_control() && !keep(c);
+    if !s.chars().any(escaped) {
         return s.into();
     }
-    s.chars()
-        .map(|c| {
-            if is_ctl(c) {
-                format!("\\u{{{:x}}}", c as u32)
-            } else {
-                c.to_string()
-            }
-        })
-        .collect::<String>()
-        .into()
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if escaped(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
 }
 
 #[cfg(test)]
