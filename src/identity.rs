@@ -27,7 +27,7 @@ pub struct Keys {
 /// What a message's identity is made of.
 pub struct Parts<'a> {
     pub message_id: Option<&'a str>,
-    /// Exposed addresses (To/Cc minus the sender), any order.
+    /// Exposed addresses (To/Cc minus the sender, distinct), any order.
     pub exposed: Vec<&'a str>,
     /// Date (seconds) when the message has a Date header.
     pub date: Option<i64>,
@@ -37,37 +37,50 @@ pub struct Parts<'a> {
     pub subject: &'a [u8],
 }
 
-fn key_hash(parts: &[&[u8]]) -> u64 {
-    // A fixed-key SipHash: stable across runs and threads of one build.
-    let mut h = std::hash::DefaultHasher::new();
-    for p in parts {
-        p.hash(&mut h);
+/// A fixed-key SipHash of the parts: stable across runs and threads of one build. Lists are
+/// hashed sorted (order-independent), each element followed by a separator.
+struct KeyHash(std::hash::DefaultHasher);
+
+impl KeyHash {
+    fn new(kind: &[u8]) -> KeyHash {
+        let mut h = KeyHash(std::hash::DefaultHasher::new());
+        h.part(kind);
+        h
     }
-    h.finish()
+
+    fn part(&mut self, b: &[u8]) {
+        b.hash(&mut self.0);
+    }
+
+    fn list(&mut self, v: &mut [&str]) {
+        v.sort_unstable();
+        self.0.write_usize(v.len());
+        for a in v.iter() {
+            self.0.write(a.as_bytes());
+            self.0.write_u8(b',');
+        }
+    }
 }
 
-fn joined(mut v: Vec<&str>) -> String {
-    v.sort_unstable();
-    v.dedup();
-    v.join(",")
-}
-
-pub fn keys(p: Parts<'_>) -> Keys {
-    let exposed = joined(p.exposed);
+pub fn keys(mut p: Parts<'_>) -> Keys {
+    let msgid = p.message_id.map(|m| {
+        let mut h = KeyHash::new(b"id");
+        h.part(m.as_bytes());
+        let id_only = h.0.clone().finish();
+        h.list(&mut p.exposed);
+        (h.0.finish(), id_only)
+    });
     Keys {
-        msgid: p
-            .message_id
-            .map(|m| key_hash(&[b"id", m.as_bytes(), exposed.as_bytes()])),
-        id_only: p.message_id.map(|m| key_hash(&[b"id", m.as_bytes()])),
+        msgid: msgid.map(|m| m.0),
+        id_only: msgid.map(|m| m.1),
         content: p.date.map(|d| {
-            key_hash(&[
-                b"content",
-                &d.to_le_bytes(),
-                p.from.as_bytes(),
-                joined(p.to).as_bytes(),
-                joined(p.cc).as_bytes(),
-                p.subject,
-            ])
+            let mut h = KeyHash::new(b"content");
+            h.part(&d.to_le_bytes());
+            h.part(p.from.as_bytes());
+            h.list(&mut p.to);
+            h.list(&mut p.cc);
+            h.part(p.subject);
+            h.0.finish()
         }),
     }
 }
@@ -125,23 +138,27 @@ impl Copies {
             self.unique += 1;
             return false;
         }
-        let mut roots: Vec<u32> = Vec::with_capacity(2);
-        let mut fresh: Vec<u64> = Vec::with_capacity(2);
-        for key in [k.msgid, k.content].into_iter().flatten() {
+        // At most two keys: fixed arrays, no allocation per message.
+        let mut roots: [Option<u32>; 2] = [None; 2];
+        let mut fresh: [Option<u64>; 2] = [None; 2];
+        for (i, key) in [k.msgid, k.content].into_iter().enumerate() {
+            let Some(key) = key else { continue };
             // Message-ID and content keys are hashed with different prefixes: one key space.
             match self.node.get(&key).copied() {
                 Some(n) => {
                     let r = self.find(n);
-                    if !roots.contains(&r) {
-                        roots.push(r);
+                    if !roots.contains(&Some(r)) {
+                        roots[i] = Some(r);
                     }
                 }
-                None => fresh.push(key),
+                None => fresh[i] = Some(key),
             }
         }
-        let copy = !roots.is_empty();
-        let root = match roots.first() {
-            Some(&r) => r,
+        let mut roots = roots.into_iter().flatten();
+        let first = roots.next();
+        let copy = first.is_some();
+        let root = match first {
+            Some(r) => r,
             None => {
                 let n = self.parent.len() as u32;
                 self.parent.push(n);
@@ -150,11 +167,11 @@ impl Copies {
             }
         };
         // A message that links two earlier groups makes them one message.
-        for &r in roots.iter().skip(1) {
+        for r in roots {
             self.parent[r as usize] = root;
             self.unique -= 1;
         }
-        for key in fresh {
+        for key in fresh.into_iter().flatten() {
             self.node.insert(key, root);
         }
         copy
