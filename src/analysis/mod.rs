@@ -17,30 +17,9 @@ use crate::parse::date::rfc3339;
 use crate::scan::{ExposedAddr, Finding};
 use crate::source::Location;
 
-/// Disjoint sets with path halving.
-struct UnionFind(Vec<usize>);
+mod grouping;
 
-impl UnionFind {
-    fn new(n: usize) -> Self {
-        UnionFind((0..n).collect())
-    }
-    fn find(&mut self, mut x: usize) -> usize {
-        while self.0[x] != x {
-            self.0[x] = self.0[self.0[x]];
-            x = self.0[x];
-        }
-        x
-    }
-    fn union(&mut self, a: usize, b: usize) {
-        let (ra, rb) = (self.find(a), self.find(b));
-        // The smaller index is the root: groups are named by their first member.
-        if ra < rb {
-            self.0[rb] = ra;
-        } else if rb < ra {
-            self.0[ra] = rb;
-        }
-    }
-}
+use grouping::{group_by_overlap, UnionFind};
 
 /// One unique exposing message.
 #[derive(Debug, Clone)]
@@ -212,25 +191,8 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
             }
         }
     }
-    // Overlap: inverted index, counting shared addresses with earlier messages.
-    let mut postings: Vec<Vec<u32>> = vec![Vec::new(); ids.len()];
-    for (i, set) in sets.iter().enumerate() {
-        let mut shared: HashMap<u32, u32> = HashMap::new();
-        for &a in set {
-            for &j in &postings[a as usize] {
-                *shared.entry(j).or_default() += 1;
-            }
-            postings[a as usize].push(i as u32);
-        }
-        let mut hits: Vec<(u32, u32)> = shared.into_iter().collect();
-        hits.sort_unstable();
-        for (j, inter) in hits {
-            let union = set.len() + sets[j as usize].len() - inter as usize;
-            if union > 0 && inter as f64 / union as f64 >= jaccard {
-                uf.union(i, j as usize);
-            }
-        }
-    }
+    // Overlap: exact Jaccard, candidates from the prefix filter (see `grouping`).
+    group_by_overlap(&sets, ids.len(), jaccard, &mut uf);
 
     // Incidents, named by first member; messages are already in send order, so incident order
     // is by first send, then Message-ID.
