@@ -10,7 +10,7 @@
 //! - Reply-all: an exposing message that is itself a reply (it names a parent message, or its
 //!   subject starts with `Re:` or a translation), i.e. someone answered to the whole list.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::parse::date::rfc3339;
@@ -32,6 +32,8 @@ pub struct Message {
     pub sha256: Vec<String>,
     pub incident: usize,
     pub reply_all: bool,
+    /// Interned ids of `finding.exposed`, same order (analysis only).
+    pub exposed_ids: Vec<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -133,6 +135,7 @@ fn merge_copies(findings: Vec<Finding>) -> (Vec<Message>, usize) {
                     sha256: vec![sha],
                     incident: 0,
                     reply_all: false,
+                    exposed_ids: Vec::new(),
                 });
             }
         }
@@ -156,20 +159,23 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
     msgs.sort_by_cached_key(sort_key);
     let n = msgs.len();
 
-    // Intern addresses; each message's exposed set as sorted ids.
-    let mut ids: HashMap<&str, u32> = HashMap::new();
+    // Intern addresses once: every per-person and per-exposure structure below works on ids.
+    let mut ids: HashMap<Arc<str>, u32> = HashMap::new();
+    for m in msgs.iter_mut() {
+        m.exposed_ids = m
+            .finding
+            .exposed
+            .iter()
+            .map(|e| {
+                let next = ids.len() as u32;
+                *ids.entry(e.addr.clone()).or_insert(next)
+            })
+            .collect();
+    }
     let sets: Vec<Vec<u32>> = msgs
         .iter()
         .map(|m| {
-            let mut v: Vec<u32> = m
-                .finding
-                .exposed
-                .iter()
-                .map(|e| {
-                    let next = ids.len() as u32;
-                    *ids.entry(&*e.addr).or_insert(next)
-                })
-                .collect();
+            let mut v = m.exposed_ids.clone();
             v.sort_unstable();
             v.dedup();
             v
@@ -203,8 +209,10 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
         m.incident = *incident_of_root.entry(r).or_insert(next);
         m.reply_all = m.finding.subject_is_reply || !m.finding.parents.is_empty();
     }
-    // Final message order: by incident, then send order (stable sort keeps send order).
-    msgs.sort_by_key(|m| m.incident);
+    // Final message order: by incident, then send order (a stable sort keeps send order; the
+    // cached-key sort moves each message once).
+    drop(sets);
+    msgs.sort_by_cached_key(|m| m.incident);
     let width = incident_of_root.len().to_string().len().max(4);
 
     let mut incidents: Vec<Incident> = Vec::with_capacity(incident_of_root.len());
@@ -226,11 +234,18 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
         incidents[m.incident].messages.push(idx);
     }
 
-    let mut people: BTreeMap<Arc<str>, PersonAcc> = BTreeMap::new();
+    // Each address's place in byte order: rows are sorted by comparing numbers, not strings.
+    let mut by_addr: Vec<(Arc<str>, u32)> = ids.into_iter().collect();
+    by_addr.sort_unstable();
+    let mut rank = vec![0u32; by_addr.len()];
+    for (r, (_, id)) in by_addr.iter().enumerate() {
+        rank[*id as usize] = r as u32;
+    }
+    let mut people: Vec<Option<PersonAcc>> = (0..by_addr.len()).map(|_| None).collect();
     let mut exposures: Vec<Exposure> = Vec::new();
     for (k, inc) in incidents.iter_mut().enumerate() {
-        let mut exposed: BTreeMap<&str, ExposureAcc> = BTreeMap::new();
-        let mut audience: BTreeSet<&str> = BTreeSet::new();
+        let mut exposed: HashMap<u32, ExposureAcc> = HashMap::new();
+        let mut audience: HashSet<&str> = HashSet::new();
         let mut senders: BTreeSet<&str> = BTreeSet::new();
         for &mi in &inc.messages {
             let m = &msgs[mi];
@@ -243,20 +258,15 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
                 senders.insert(&f.from);
             }
             inc.reply_all += usize::from(m.reply_all);
-            for e in &f.exposed {
+            for (e, &id) in f.exposed.iter().zip(&m.exposed_ids) {
                 audience.insert(&*e.addr);
-                let acc = exposed
-                    .entry(&*e.addr)
-                    .or_insert_with(|| ExposureAcc::new(e));
-                acc.add(e, f);
-                match people.get_mut(&*e.addr) {
-                    Some(p) => p.add(e, f, k),
-                    None => {
-                        let mut p = PersonAcc::new(e);
-                        p.add(e, f, k);
-                        people.insert(e.addr.clone(), p);
-                    }
-                }
+                exposed
+                    .entry(id)
+                    .or_insert_with(|| ExposureAcc::new(e))
+                    .add(e, f);
+                people[id as usize]
+                    .get_or_insert_with(|| PersonAcc::new(e))
+                    .add(e, f, k);
             }
             for h in &f.bcc_only {
                 audience.insert(h);
@@ -266,7 +276,9 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
         inc.exposed = exposed.len();
         inc.external = exposed.values().filter(|a| !a.internal).count();
         inc.audience = audience.len();
-        for acc in exposed.into_values() {
+        let mut accs: Vec<(u32, ExposureAcc)> = exposed.into_iter().collect();
+        accs.sort_unstable_by_key(|(id, _)| rank[*id as usize]);
+        for (_, acc) in accs {
             exposures.push(Exposure {
                 incident: k,
                 addr: acc.addr,
@@ -280,17 +292,20 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
         }
     }
 
-    let people = people
+    let people = by_addr
         .into_iter()
-        .map(|(addr, a)| Person {
-            addr,
-            name: best_name(&a.names),
-            internal: a.internal,
-            incidents: a.incidents,
-            messages: a.messages,
-            first_exposed: a.first,
-            last_exposed: a.last,
-            max_audience: a.max_audience,
+        .filter_map(|(addr, id)| {
+            let a = people[id as usize].take()?;
+            Some(Person {
+                addr,
+                name: best_name(&a.names),
+                internal: a.internal,
+                incidents: a.incidents,
+                messages: a.messages,
+                first_exposed: a.first,
+                last_exposed: a.last,
+                max_audience: a.max_audience,
+            })
         })
         .collect();
     Report {
