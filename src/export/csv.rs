@@ -19,21 +19,62 @@ fn write_csv(
             .terminator(csv::Terminator::CRLF)
             .from_writer(sink);
         let to_io = |e: csv::Error| std::io::Error::other(e.to_string());
-        row(&mut w, header).map_err(to_io)?;
+        self::header(&mut w, header).map_err(to_io)?;
         rows(&mut w).map_err(to_io)?;
         w.flush()
     })
 }
 
-fn row<I, S>(w: &mut Out<'_>, cells: I) -> csv::Result<()>
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<str>,
-{
+/// One cell, formatted without allocating where it can be.
+enum Cell<'a> {
+    Str(&'a str),
+    Num(u64),
+    Date(Option<i64>),
+    Bool(bool),
+    /// Several strings joined by a separator (` | `, a space).
+    Join(&'a [&'a str], &'a str),
+}
+
+fn row(w: &mut Out<'_>, cells: &[Cell<'_>]) -> csv::Result<()> {
+    let mut buf = String::new();
     for c in cells {
-        w.write_field(guard_cell(c.as_ref()).as_bytes())?;
+        use std::fmt::Write as _;
+        buf.clear();
+        let text: &str = match c {
+            Cell::Str(s) => s,
+            Cell::Num(n) => {
+                let _ = write!(buf, "{n}");
+                &buf
+            }
+            Cell::Date(d) => {
+                buf.push_str(&date_cell(*d));
+                &buf
+            }
+            Cell::Bool(b) => {
+                if *b {
+                    "true"
+                } else {
+                    "false"
+                }
+            }
+            Cell::Join(parts, sep) => {
+                for (i, p) in parts.iter().enumerate() {
+                    if i > 0 {
+                        buf.push_str(sep);
+                    }
+                    buf.push_str(p);
+                }
+                &buf
+            }
+        };
+        w.write_field(guard_cell(text).as_bytes())?;
     }
     w.write_record(None::<&[u8]>)
+}
+
+fn header(w: &mut Out<'_>, names: &[&str]) -> csv::Result<()> {
+    let cells: Vec<Cell<'_>> = names.iter().map(|n| Cell::Str(n)).collect();
+    row(w, &cells)
 }
 
 pub const INCIDENTS_HEADER: &[&str] = &[
@@ -87,95 +128,124 @@ pub const EXPOSURES_HEADER: &[&str] = &[
     "internal",
 ];
 
-/// Write incidents.csv, messages.csv, affected.csv and exposures.csv.
+/// Write incidents.csv, messages.csv, affected.csv and exposures.csv (each on a thread of its
+/// own: the per-person and per-exposure files are the large ones).
 pub fn write_all(report: &Report, dir: &Path) -> Result<(), ExportError> {
+    let jobs: [fn(&Report, &Path) -> Result<(), ExportError>; 4] =
+        [incidents, messages, affected, exposures];
+    std::thread::scope(|s| {
+        let handles: Vec<_> = jobs
+            .iter()
+            .map(|job| s.spawn(move || job(report, dir)))
+            .collect();
+        let mut first_error = Ok(());
+        for h in handles {
+            let r = h.join().unwrap_or_else(|_| {
+                Err(ExportError::Refused("a CSV writer thread stopped".into()))
+            });
+            if first_error.is_ok() {
+                first_error = r;
+            }
+        }
+        first_error
+    })
+}
+
+fn incidents(report: &Report, dir: &Path) -> Result<(), ExportError> {
     write_csv(dir, "incidents.csv", INCIDENTS_HEADER, |w| {
         for i in &report.incidents {
+            let senders: Vec<&str> = i.senders.iter().map(String::as_str).collect();
             row(
                 w,
-                [
-                    i.id.clone(),
-                    date_cell(i.first_sent),
-                    date_cell(i.last_sent),
-                    i.messages.len().to_string(),
-                    i.senders.join(" | "),
-                    i.subject.clone(),
-                    i.exposed.to_string(),
-                    i.external.to_string(),
-                    i.audience.to_string(),
-                    i.reply_all.to_string(),
+                &[
+                    Cell::Str(&i.id),
+                    Cell::Date(i.first_sent),
+                    Cell::Date(i.last_sent),
+                    Cell::Num(i.messages.len() as u64),
+                    Cell::Join(&senders, " | "),
+                    Cell::Str(&i.subject),
+                    Cell::Num(i.exposed as u64),
+                    Cell::Num(i.external as u64),
+                    Cell::Num(i.audience as u64),
+                    Cell::Num(i.reply_all as u64),
                 ],
             )?;
         }
         Ok(())
-    })?;
+    })
+}
 
+fn messages(report: &Report, dir: &Path) -> Result<(), ExportError> {
     write_csv(dir, "messages.csv", MESSAGES_HEADER, |w| {
         for m in &report.messages {
             let f = &m.finding;
             let sources: Vec<String> = m.sources.iter().map(|l| l.to_string()).collect();
+            let sources: Vec<&str> = sources.iter().map(String::as_str).collect();
+            let sha: Vec<&str> = m.sha256.iter().map(String::as_str).collect();
             row(
                 w,
-                [
-                    report.incidents[m.incident].id.clone(),
-                    date_cell(f.date),
-                    f.from.clone(),
-                    f.subject.clone(),
-                    f.message_id.clone().unwrap_or_default(),
-                    f.to.to_string(),
-                    f.cc.to_string(),
-                    f.bcc.to_string(),
-                    f.exposed.len().to_string(),
-                    f.external.to_string(),
-                    m.reply_all.to_string(),
-                    sources.join(" | "),
-                    m.sha256.join(" | "),
-                    f.audience.to_string(),
-                    f.size.to_string(),
+                &[
+                    Cell::Str(&report.incidents[m.incident].id),
+                    Cell::Date(f.date),
+                    Cell::Str(&f.from),
+                    Cell::Str(&f.subject),
+                    Cell::Str(f.message_id.as_deref().unwrap_or("")),
+                    Cell::Num(f.to as u64),
+                    Cell::Num(f.cc as u64),
+                    Cell::Num(f.bcc as u64),
+                    Cell::Num(f.exposed.len() as u64),
+                    Cell::Num(f.external as u64),
+                    Cell::Bool(m.reply_all),
+                    Cell::Join(&sources, " | "),
+                    Cell::Join(&sha, " | "),
+                    Cell::Num(f.audience as u64),
+                    Cell::Num(f.size),
                 ],
             )?;
         }
         Ok(())
-    })?;
+    })
+}
 
+fn affected(report: &Report, dir: &Path) -> Result<(), ExportError> {
     write_csv(dir, "affected.csv", AFFECTED_HEADER, |w| {
+        let mut ids: Vec<&str> = Vec::new();
         for p in &report.people {
-            let ids: Vec<&str> = p
-                .incidents
-                .iter()
-                .map(|&k| report.incidents[k].id.as_str())
-                .collect();
+            ids.clear();
+            ids.extend(p.incidents.iter().map(|&k| report.incidents[k].id.as_str()));
             row(
                 w,
-                [
-                    p.addr.to_string(),
-                    p.name.clone(),
-                    p.incidents.len().to_string(),
-                    p.messages.to_string(),
-                    date_cell(p.first_exposed),
-                    date_cell(p.last_exposed),
-                    p.max_audience.to_string(),
-                    ids.join(" "),
-                    p.internal.to_string(),
+                &[
+                    Cell::Str(&p.addr),
+                    Cell::Str(&p.name),
+                    Cell::Num(p.incidents.len() as u64),
+                    Cell::Num(p.messages as u64),
+                    Cell::Date(p.first_exposed),
+                    Cell::Date(p.last_exposed),
+                    Cell::Num(p.max_audience as u64),
+                    Cell::Join(&ids, " "),
+                    Cell::Bool(p.internal),
                 ],
             )?;
         }
         Ok(())
-    })?;
+    })
+}
 
+fn exposures(report: &Report, dir: &Path) -> Result<(), ExportError> {
     write_csv(dir, "exposures.csv", EXPOSURES_HEADER, |w| {
         for e in &report.exposures {
             row(
                 w,
-                [
-                    report.incidents[e.incident].id.clone(),
-                    e.addr.to_string(),
-                    e.name.clone(),
-                    e.field.to_string(),
-                    date_cell(e.first_sent),
-                    e.messages.to_string(),
-                    e.audience.to_string(),
-                    e.internal.to_string(),
+                &[
+                    Cell::Str(&report.incidents[e.incident].id),
+                    Cell::Str(&e.addr),
+                    Cell::Str(&e.name),
+                    Cell::Str(e.field),
+                    Cell::Date(e.first_sent),
+                    Cell::Num(e.messages as u64),
+                    Cell::Num(e.audience as u64),
+                    Cell::Bool(e.internal),
                 ],
             )?;
         }
