@@ -19,6 +19,50 @@ use crate::source::Location;
 
 mod grouping;
 
+/// A fast, non-cryptographic hasher for in-memory maps of this module (FxHash: multiply and
+/// rotate a word at a time). Nothing hashed with it is persisted or compared across runs.
+#[derive(Default, Clone, Copy)]
+struct Fx(u64);
+
+impl std::hash::Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        for &b in chunks.remainder() {
+            self.add(u64::from(b));
+        }
+    }
+    fn write_u8(&mut self, v: u8) {
+        self.add(u64::from(v));
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.add(u64::from(v));
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.add(v);
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.add(v as u64);
+    }
+}
+
+impl Fx {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type FxBuild = std::hash::BuildHasherDefault<Fx>;
+type FxMap<K, V> = HashMap<K, V, FxBuild>;
+type FxSet<K> = HashSet<K, FxBuild>;
+
 use grouping::{group_by_overlap, UnionFind};
 
 /// One unique exposing message.
@@ -160,7 +204,7 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
     let n = msgs.len();
 
     // Intern addresses once: every per-person and per-exposure structure below works on ids.
-    let mut ids: HashMap<Arc<str>, u32> = HashMap::new();
+    let mut ids: FxMap<Arc<str>, u32> = FxMap::default();
     for m in msgs.iter_mut() {
         m.exposed_ids = m
             .finding
@@ -244,8 +288,8 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
     let mut people: Vec<Option<PersonAcc>> = (0..by_addr.len()).map(|_| None).collect();
     let mut exposures: Vec<Exposure> = Vec::new();
     for (k, inc) in incidents.iter_mut().enumerate() {
-        let mut exposed: HashMap<u32, ExposureAcc> = HashMap::new();
-        let mut audience: HashSet<&str> = HashSet::new();
+        let mut exposed: FxMap<u32, ExposureAcc> = FxMap::default();
+        let mut audience: FxSet<&str> = FxSet::default();
         let mut senders: BTreeSet<&str> = BTreeSet::new();
         for &mi in &inc.messages {
             let m = &msgs[mi];
