@@ -6,14 +6,20 @@
 //! - a **content key**: normalised Date + From + To + Cc + Subject (archive conversions mint new
 //!   Message-IDs), only for messages that carry a Date.
 //!
+//! Keys are a specified hash (see `KeyHash`), not `std`'s `DefaultHasher`, whose output Rust
+//! does not promise across releases.
+//!
 //! Copies are merged transitively ([`Copies`] is a union-find over keys). The scan's
 //! unique/duplicate counts and the analysis' merged messages both come from [`Copies`], so they
 //! cannot disagree.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hasher};
 
-/// Keys that identify one message across copies.
+use sha2::{Digest, Sha256};
+
+/// Keys that identify one message across copies. Serialised (in a partial result) as three
+/// 16-digit hex strings or nulls: `[msgid, content, id_only]`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Keys {
     /// From the Message-ID and the exposed recipients.
@@ -22,6 +28,29 @@ pub struct Keys {
     pub content: Option<u64>,
     /// From the Message-ID alone: to count ids reused with other recipients.
     pub id_only: Option<u64>,
+}
+
+impl serde::Serialize for Keys {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let hex = |k: Option<u64>| k.map(|k| format!("{k:016x}"));
+        (hex(self.msgid), hex(self.content), hex(self.id_only)).serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Keys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Keys, D::Error> {
+        let (a, b, c): (Option<String>, Option<String>, Option<String>) =
+            serde::Deserialize::deserialize(d)?;
+        let parse = |v: Option<String>| -> Result<Option<u64>, D::Error> {
+            v.map(|h| u64::from_str_radix(&h, 16).map_err(serde::de::Error::custom))
+                .transpose()
+        };
+        Ok(Keys {
+            msgid: parse(a)?,
+            content: parse(b)?,
+            id_only: parse(c)?,
+        })
+    }
 }
 
 /// What a message's identity is made of.
@@ -37,28 +66,37 @@ pub struct Parts<'a> {
     pub subject: &'a [u8],
 }
 
-/// A fixed-key SipHash of the parts: stable across runs and threads of one build. Lists are
-/// hashed sorted (order-independent), each element followed by a separator.
-struct KeyHash(std::hash::DefaultHasher);
+/// A key: the first 8 bytes (big-endian) of the SHA-256 of the parts, each written as its
+/// length (8 bytes, little-endian) and its bytes; a list as its length and its elements sorted
+/// (order-independent). Specified, so keys made by other builds and machines agree (a partial
+/// result made on one machine merges with one made on another).
+struct KeyHash(Sha256);
 
 impl KeyHash {
     fn new(kind: &[u8]) -> KeyHash {
-        let mut h = KeyHash(std::hash::DefaultHasher::new());
+        let mut h = KeyHash(Sha256::new());
         h.part(kind);
         h
     }
 
     fn part(&mut self, b: &[u8]) {
-        b.hash(&mut self.0);
+        self.0.update((b.len() as u64).to_le_bytes());
+        self.0.update(b);
     }
 
     fn list(&mut self, v: &mut [&str]) {
         v.sort_unstable();
-        self.0.write_usize(v.len());
+        self.0.update((v.len() as u64).to_le_bytes());
         for a in v.iter() {
-            self.0.write(a.as_bytes());
-            self.0.write_u8(b',');
+            self.part(a.as_bytes());
         }
+    }
+
+    fn finish(self) -> u64 {
+        let d = self.0.finalize();
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&d[..8]);
+        u64::from_be_bytes(w)
     }
 }
 
@@ -66,9 +104,9 @@ pub fn keys(mut p: Parts<'_>) -> Keys {
     let msgid = p.message_id.map(|m| {
         let mut h = KeyHash::new(b"id");
         h.part(m.as_bytes());
-        let id_only = h.0.clone().finish();
+        let id_only = KeyHash(h.0.clone()).finish();
         h.list(&mut p.exposed);
-        (h.0.finish(), id_only)
+        (h.finish(), id_only)
     });
     Keys {
         msgid: msgid.map(|m| m.0),
@@ -80,7 +118,7 @@ pub fn keys(mut p: Parts<'_>) -> Keys {
             h.list(&mut p.to);
             h.list(&mut p.cc);
             h.part(p.subject);
-            h.0.finish()
+            h.finish()
         }),
     }
 }

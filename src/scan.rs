@@ -8,58 +8,15 @@ use std::sync::mpsc::sync_channel;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::detect::{classify, Policy, IN_CC, IN_TO};
+use crate::detect::{classify, Policy};
 use crate::identity::Copies;
 use crate::parse::{address::decode_phrase, date, header, message, text};
+use crate::run::Observer;
 use crate::source::files::{read_message_file, FileContent};
-use crate::source::{hex, mbox, InputError, InputInfo, Location, Source, Unit};
-use crate::warning::{Warning, WarningTally};
+use crate::source::{hex, mbox, InputError, InputInfo, InputKind, Location, Source, Unit};
+use crate::warning::Warning;
 
-/// One exposed address of a finding, decoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExposedAddr {
-    /// Shared by every report row about this person (a 5 GB scan can expose 100,000s).
-    pub addr: std::sync::Arc<str>,
-    pub name: String,
-    /// [`IN_TO`] | [`IN_CC`].
-    pub fields: u8,
-    pub internal: bool,
-}
-
-impl ExposedAddr {
-    pub fn field_label(&self) -> &'static str {
-        match (self.fields & IN_TO != 0, self.fields & IN_CC != 0) {
-            (true, true) => "to+cc",
-            (true, false) => "to",
-            _ => "cc",
-        }
-    }
-}
-
-pub use crate::identity::Keys;
-
-/// An exposing message, with everything the reports need.
-#[derive(Debug, Clone)]
-pub struct Finding {
-    pub location: Location,
-    pub sha256: Option<String>,
-    pub size: u64,
-    pub date: Option<i64>,
-    pub from: String,
-    pub subject: String,
-    pub message_id: Option<String>,
-    pub parents: Vec<String>,
-    pub subject_is_reply: bool,
-    pub to: usize,
-    pub cc: usize,
-    pub bcc: usize,
-    pub exposed: Vec<ExposedAddr>,
-    pub external: usize,
-    pub audience: usize,
-    /// Bcc recipients who saw the list without being exposed.
-    pub bcc_only: Vec<String>,
-    pub keys: Keys,
-}
+pub use crate::model::{ExposedAddr, Finding, InputResult, Keys, ScanResult, Stats};
 
 enum Outcome {
     Exposing(Box<Finding>),
@@ -82,31 +39,10 @@ struct UnitResult {
 pub struct ScanOptions {
     pub policy: Policy,
     pub jobs: usize,
-    pub progress: bool,
     /// Save the raw bytes of exposing messages here (`<sha256>.eml`).
     pub evidence_dir: Option<PathBuf>,
-}
-
-#[derive(Debug, Default, Clone, serde::Serialize)]
-pub struct Stats {
-    pub messages_read: u64,
-    pub unique: u64,
-    pub duplicates: u64,
-    pub filtered_out: u64,
-    pub undated: u64,
-    pub files_skipped_not_message: u64,
-    /// The skipped files by what they look like (`PST`, `zip`, `empty`, …).
-    pub files_skipped_by_type: std::collections::BTreeMap<String, u64>,
-    pub bytes: u64,
-}
-
-pub struct ScanResult {
-    /// Exposing messages, copies included, in source order.
-    pub findings: Vec<Finding>,
-    pub stats: Stats,
-    pub warnings: WarningTally,
-    pub errors: Vec<InputError>,
-    pub inputs: Vec<InputInfo>,
+    /// Keep every message's identity keys per input (for a partial result).
+    pub record_keys: bool,
 }
 
 enum Msg {
@@ -128,7 +64,8 @@ pub fn run(
     sources: Vec<Box<dyn Source>>,
     total_bytes: Option<u64>,
     opts: &ScanOptions,
-) -> Result<ScanResult, ScanError> {
+    observer: &dyn Observer,
+) -> Result<Scanned, ScanError> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.max(1))
         .thread_name(|i| format!("bccaudit-parse-{i}"))
@@ -137,11 +74,7 @@ pub fn run(
             jobs: opts.jobs,
             message: e.to_string(),
         })?;
-    let bar = Progress::new(
-        opts.progress,
-        total_bytes,
-        sources.iter().map(|s| s.folders()).collect(),
-    );
+    observer.scan_started(total_bytes, sources.iter().map(|s| s.folders()).collect());
     let (tx, rx) = sync_channel::<Msg>(2);
     let n_inputs = sources.len();
     let producer = std::thread::Builder::new()
@@ -162,23 +95,27 @@ pub fn run(
         })
         .map_err(ScanError::Thread)?;
 
-    let mut c = Collector::new(n_inputs);
+    let mut c = Collector::new(n_inputs, opts.record_keys);
     // Results of the previous batch, folded while the pool parses the next one.
     let mut pending: Option<(usize, Vec<UnitResult>)> = None;
     for msg in rx {
         match msg {
             Msg::Batch(i, batch) => {
-                bar.batch(i, &batch);
+                match batch.folder {
+                    Some(f) => observer.messages(i, f, batch.units.len() as u64),
+                    None => observer.bytes(batch.bytes),
+                }
                 let units = batch.units;
                 let (_, results) = pool.install(|| {
                     rayon::join(
                         || {
                             c.fold_all(pending.take());
-                            c.stats.bytes += batch.bytes;
+                            let part = &mut c.parts[i];
+                            part.stats.bytes += batch.bytes;
                             for w in batch.warnings {
-                                c.warnings.add(w);
+                                part.warnings.add(w);
                             }
-                            c.errors.extend(batch.errors);
+                            part.errors.extend(batch.errors);
                             for line in batch.manifest {
                                 c.manifest_line(i, &line);
                             }
@@ -195,126 +132,49 @@ pub fn run(
             }
             Msg::Done(i, mut info) => {
                 c.fold_all(pending.take());
-                c.errors.append(&mut info.errors);
+                c.parts[i].errors.append(&mut info.errors);
                 let (hasher, single) = std::mem::take(&mut c.manifests[i]);
-                if info.kind == "directory" {
-                    info.sha256 = Some(hex(&hasher.finalize()));
-                } else if info.kind == "message-file" {
-                    info.sha256 = single;
+                match info.kind {
+                    InputKind::Directory => info.sha256 = Some(hex(&hasher.finalize())),
+                    InputKind::MessageFile => info.sha256 = single,
+                    _ => {}
                 }
-                c.inputs.push(info);
+                c.parts[i].info = Some(info);
             }
         }
     }
     c.fold_all(pending.take());
     let _ = producer.join();
-    bar.finish();
-    // Filtered-out messages are not compared; each counts as itself.
-    c.stats.unique = c.copies.unique() + c.stats.filtered_out;
-    c.stats.duplicates = c.stats.messages_read - c.stats.unique;
-    Ok(ScanResult {
-        findings: c.findings,
-        stats: c.stats,
-        warnings: c.warnings,
-        errors: c.errors,
-        inputs: c.inputs,
+    observer.scan_finished();
+    Ok(Scanned {
+        unique: c.copies.unique(),
+        parts: c.parts,
     })
 }
 
-/// Progress on stderr: one bar in bytes for file inputs, one bar per IMAP folder in messages.
-/// Hidden with `--quiet` and whenever stderr is not a terminal.
-struct Progress {
-    bytes: indicatif::ProgressBar,
-    /// Per input, per folder.
-    folders: Vec<Vec<indicatif::ProgressBar>>,
-    _multi: indicatif::MultiProgress,
+/// What [`run`] returns: per source, what it yielded; and how many distinct messages there
+/// were among all of them (not counting those filtered out).
+pub struct Scanned {
+    pub parts: Vec<InputResult>,
+    pub unique: u64,
 }
 
-impl Progress {
-    fn new(enabled: bool, total_bytes: Option<u64>, folders: Vec<Vec<(String, u64)>>) -> Progress {
-        use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-        let multi = MultiProgress::with_draw_target(if enabled {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        });
-        let any_files = folders.iter().any(Vec::is_empty);
-        let bytes = if any_files {
-            let (b, template) = match total_bytes {
-                Some(t) => (
-                    ProgressBar::new(t),
-                    "{spinner} files {bytes}/{total_bytes} {binary_bytes_per_sec} [{bar:30}] eta {eta}",
-                ),
-                None => (ProgressBar::new_spinner(), "{spinner} files {bytes} {binary_bytes_per_sec}"),
-            };
-            if let Ok(st) = ProgressStyle::with_template(template) {
-                b.set_style(st.progress_chars("=> "));
-            }
-            multi.add(b)
-        } else {
-            ProgressBar::hidden()
-        };
-        let folders = folders
-            .into_iter()
-            .map(|fs| {
-                fs.into_iter()
-                    .map(|(label, n)| {
-                        let b = multi.add(ProgressBar::new(n));
-                        if let Ok(st) = ProgressStyle::with_template(
-                            "{spinner} {msg} {pos}/{len} messages {per_sec} [{bar:30}] eta {eta}",
-                        ) {
-                            b.set_style(st.progress_chars("=> "));
-                        }
-                        b.set_message(label);
-                        b
-                    })
-                    .collect()
-            })
-            .collect();
-        Progress {
-            bytes,
-            folders,
-            _multi: multi,
-        }
-    }
-
-    fn batch(&self, input: usize, b: &crate::source::Batch) {
-        match b.folder.and_then(|f| self.folders.get(input)?.get(f)) {
-            Some(bar) => bar.inc(b.units.len() as u64),
-            None => self.bytes.inc(b.bytes),
-        }
-    }
-
-    fn finish(&self) {
-        self.bytes.finish_and_clear();
-        for b in self.folders.iter().flatten() {
-            b.finish_and_clear();
-        }
-    }
-}
-
-/// In-order fold of worker results.
+/// In-order fold of worker results, one [`InputResult`] per source.
 struct Collector {
-    findings: Vec<Finding>,
-    stats: Stats,
-    warnings: WarningTally,
-    errors: Vec<InputError>,
-    inputs: Vec<InputInfo>,
+    parts: Vec<InputResult>,
     /// The one place "same message" is decided.
     copies: Copies,
+    record_keys: bool,
     /// Per input: manifest hasher, and the hash of a single-file input.
     manifests: Vec<(Sha256, Option<String>)>,
 }
 
 impl Collector {
-    fn new(n: usize) -> Collector {
+    fn new(n: usize, record_keys: bool) -> Collector {
         Collector {
-            findings: Vec::new(),
-            stats: Stats::default(),
-            warnings: WarningTally::default(),
-            errors: Vec::new(),
-            inputs: Vec::new(),
+            parts: (0..n).map(|_| InputResult::default()).collect(),
             copies: Copies::default(),
+            record_keys,
             manifests: (0..n).map(|_| (Sha256::new(), None)).collect(),
         }
     }
@@ -340,9 +200,10 @@ impl Collector {
         if r.file_sha256.is_some() {
             self.manifests[input].1 = r.file_sha256;
         }
+        let part = &mut self.parts[input];
         if let Some(kind) = r.not_message {
-            self.stats.files_skipped_not_message += 1;
-            *self
+            part.stats.files_skipped_not_message += 1;
+            *part
                 .stats
                 .files_skipped_by_type
                 .entry(kind.to_string())
@@ -350,22 +211,28 @@ impl Collector {
         }
         for w in r.warnings {
             if w.kind == "undated-message" {
-                self.stats.undated += 1;
+                part.stats.undated += 1;
             }
-            self.warnings.add(w);
+            part.warnings.add(w);
         }
-        self.errors.extend(r.errors);
+        part.errors.extend(r.errors);
         for o in r.outcomes {
-            self.stats.messages_read += 1;
-            match o {
-                Outcome::Filtered => self.stats.filtered_out += 1,
-                Outcome::Ordinary(k) => {
-                    self.copies.add(&k);
+            part.stats.messages_read += 1;
+            let keys = match o {
+                Outcome::Filtered => {
+                    part.stats.filtered_out += 1;
+                    continue;
                 }
+                Outcome::Ordinary(k) => k,
                 Outcome::Exposing(f) => {
-                    self.copies.add(&f.keys);
-                    self.findings.push(*f);
+                    let k = f.keys;
+                    part.findings.push(*f);
+                    k
                 }
+            };
+            self.copies.add(&keys);
+            if self.record_keys {
+                part.keys.push(keys);
             }
         }
     }
@@ -587,6 +454,7 @@ fn process_message(raw: Raw<'_>, opts: &ScanOptions, r: &mut UnitResult) {
     let subject_is_reply = is_reply_subject(&subject);
     let finding = Finding {
         location: raw.location,
+        custodian: "".into(),
         sha256,
         size: raw.size,
         date,

@@ -22,13 +22,13 @@ impl Warning {
 pub const LOCATIONS_KEPT: usize = 1000;
 
 /// Warnings tallied by kind, with the first locations of each.
-#[derive(Debug, Default, serde::Serialize)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct WarningTally {
     #[serde(flatten)]
-    pub by_kind: BTreeMap<&'static str, KindTally>,
+    pub by_kind: BTreeMap<String, KindTally>,
 }
 
-#[derive(Debug, Default, serde::Serialize)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct KindTally {
     pub count: u64,
     pub locations: Vec<String>,
@@ -36,12 +36,22 @@ pub struct KindTally {
 
 impl WarningTally {
     pub fn add(&mut self, w: Warning) {
-        let t = self.by_kind.entry(w.kind).or_default();
+        let t = self.by_kind.entry(w.kind.to_string()).or_default();
         t.count += 1;
         if t.locations.len() < LOCATIONS_KEPT {
             t.locations.push(w.location);
         }
     }
+    /// Add a later input's tally: counts add up, locations are kept in order up to the limit.
+    pub fn merge(&mut self, o: WarningTally) {
+        for (kind, t) in o.by_kind {
+            let mine = self.by_kind.entry(kind).or_default();
+            mine.count += t.count;
+            let room = LOCATIONS_KEPT.saturating_sub(mine.locations.len());
+            mine.locations.extend(t.locations.into_iter().take(room));
+        }
+    }
+
     pub fn total(&self) -> u64 {
         self.by_kind.values().map(|t| t.count).sum()
     }

@@ -316,6 +316,8 @@ fn mbox_and_maildir_alone_agree() {
             repo().join("samples/police-sent.mbox").to_str().unwrap(),
             "--internal-domain",
             "police.example",
+            "--custodian",
+            "Sent Items of PC Example",
         ],
         &d.path().join("a"),
     );
@@ -324,6 +326,8 @@ fn mbox_and_maildir_alone_agree() {
             repo().join("samples/maildir").to_str().unwrap(),
             "--internal-domain",
             "police.example",
+            "--custodian",
+            "Sent Items of PC Example",
         ],
         &d.path().join("b"),
     );

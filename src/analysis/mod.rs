@@ -13,8 +13,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
+use crate::model::{ExposedAddr, Finding};
 use crate::parse::date::rfc3339;
-use crate::scan::{ExposedAddr, Finding};
 use crate::source::Location;
 
 mod grouping;
@@ -74,6 +74,8 @@ pub struct Message {
     pub sources: Vec<Location>,
     /// SHA-256 of each location's bytes, where known (same order as `sources`).
     pub sha256: Vec<String>,
+    /// Custodian of each location (same order as `sources`).
+    pub custodians: Vec<Arc<str>>,
     pub incident: usize,
     pub reply_all: bool,
     /// Interned ids of `finding.exposed`, same order (analysis only).
@@ -93,6 +95,10 @@ pub struct Incident {
     pub external: usize,
     pub audience: usize,
     pub reply_all: usize,
+    /// Custodians of its messages' locations, sorted, distinct.
+    pub custodians: Vec<String>,
+    /// With a baseline: true when none of its messages was in it.
+    pub new: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -106,6 +112,8 @@ pub struct Person {
     pub first_exposed: Option<i64>,
     pub last_exposed: Option<i64>,
     pub max_audience: usize,
+    /// With a baseline: true when the address was not exposed in it.
+    pub new: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -166,6 +174,7 @@ fn merge_copies(findings: Vec<Finding>) -> (Vec<Message>, usize) {
             .and_then(|g| slot.get(&g).map(|&m| (g, m)))
         {
             Some((_, m)) => {
+                out[m].custodians.push(f.custodian.clone());
                 out[m].sources.push(loc);
                 out[m].sha256.push(sha);
             }
@@ -174,6 +183,7 @@ fn merge_copies(findings: Vec<Finding>) -> (Vec<Message>, usize) {
                     slot.insert(g, out.len());
                 }
                 out.push(Message {
+                    custodians: vec![f.custodian.clone()],
                     finding: f,
                     sources: vec![loc],
                     sha256: vec![sha],
@@ -273,6 +283,8 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
                 external: 0,
                 audience: 0,
                 reply_all: 0,
+                custodians: Vec::new(),
+                new: None,
             });
         }
         incidents[m.incident].messages.push(idx);
@@ -291,8 +303,10 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
         let mut exposed: FxMap<u32, ExposureAcc> = FxMap::default();
         let mut audience: FxSet<&str> = FxSet::default();
         let mut senders: BTreeSet<&str> = BTreeSet::new();
+        let mut custodians: BTreeSet<&str> = BTreeSet::new();
         for &mi in &inc.messages {
             let m = &msgs[mi];
+            custodians.extend(m.custodians.iter().map(|c| &**c));
             let f = &m.finding;
             if let Some(d) = f.date {
                 inc.first_sent = Some(inc.first_sent.map_or(d, |x: i64| x.min(d)));
@@ -317,6 +331,7 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
             }
         }
         inc.senders = senders.into_iter().map(str::to_string).collect();
+        inc.custodians = custodians.into_iter().map(str::to_string).collect();
         inc.exposed = exposed.len();
         inc.external = exposed.values().filter(|a| !a.internal).count();
         inc.audience = audience.len();
@@ -349,6 +364,7 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
                 first_exposed: a.first,
                 last_exposed: a.last,
                 max_audience: a.max_audience,
+                new: None,
             })
         })
         .collect();
@@ -358,6 +374,31 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
         people,
         exposures,
         message_id_conflicts,
+    }
+}
+
+/// Mark what is new since an earlier audit (its partial result): an incident none of whose
+/// messages was in it (by identity key), a person whose address was not exposed in it.
+pub fn mark_new(report: &mut Report, baseline: &[crate::model::InputResult]) {
+    let mut keys: HashSet<u64> = HashSet::new();
+    let mut addrs: HashSet<&str> = HashSet::new();
+    for f in baseline.iter().flat_map(|p| &p.findings) {
+        keys.extend(f.keys.msgid);
+        keys.extend(f.keys.content);
+        addrs.extend(f.exposed.iter().map(|e| &*e.addr));
+    }
+    for inc in &mut report.incidents {
+        let seen = inc.messages.iter().any(|&m| {
+            let k = report.messages[m].finding.keys;
+            [k.msgid, k.content]
+                .into_iter()
+                .flatten()
+                .any(|k| keys.contains(&k))
+        });
+        inc.new = Some(!seen);
+    }
+    for p in &mut report.people {
+        p.new = Some(!addrs.contains(&*p.addr));
     }
 }
 
@@ -484,6 +525,7 @@ mod tests {
             location: Location::File {
                 path: format!("/m/{id}").into(),
             },
+            custodian: "c".into(),
             sha256: None,
             size: 1,
             date: Some(date),

@@ -88,6 +88,7 @@ pub const INCIDENTS_HEADER: &[&str] = &[
     "external",
     "audience",
     "reply_all",
+    "custodians",
 ];
 pub const MESSAGES_HEADER: &[&str] = &[
     "incident_id",
@@ -105,6 +106,7 @@ pub const MESSAGES_HEADER: &[&str] = &[
     "sha256",
     "audience",
     "size",
+    "custodians",
 ];
 pub const AFFECTED_HEADER: &[&str] = &[
     "address",
@@ -128,11 +130,13 @@ pub const EXPOSURES_HEADER: &[&str] = &[
     "internal",
 ];
 
+/// Writes one of the CSV files.
+type CsvWriter = fn(&Report, &Path) -> Result<(), ExportError>;
+
 /// Write incidents.csv, messages.csv, affected.csv and exposures.csv (each on a thread of its
 /// own: the per-person and per-exposure files are the large ones).
 pub fn write_all(report: &Report, dir: &Path) -> Result<(), ExportError> {
-    let jobs: [fn(&Report, &Path) -> Result<(), ExportError>; 4] =
-        [incidents, messages, affected, exposures];
+    let jobs: [CsvWriter; 4] = [incidents, messages, affected, exposures];
     std::thread::scope(|s| {
         let handles: Vec<_> = jobs
             .iter()
@@ -151,13 +155,26 @@ pub fn write_all(report: &Report, dir: &Path) -> Result<(), ExportError> {
     })
 }
 
+/// The header, with a `new` column after a baseline comparison.
+fn with_new(header: &[&'static str], new: bool) -> Vec<&'static str> {
+    let mut h = header.to_vec();
+    if new {
+        h.push("new");
+    }
+    h
+}
+
 fn incidents(report: &Report, dir: &Path) -> Result<(), ExportError> {
-    write_csv(dir, "incidents.csv", INCIDENTS_HEADER, |w| {
-        for i in &report.incidents {
-            let senders: Vec<&str> = i.senders.iter().map(String::as_str).collect();
-            row(
-                w,
-                &[
+    let new = report.incidents.iter().any(|i| i.new.is_some());
+    write_csv(
+        dir,
+        "incidents.csv",
+        &with_new(INCIDENTS_HEADER, new),
+        |w| {
+            for i in &report.incidents {
+                let senders: Vec<&str> = i.senders.iter().map(String::as_str).collect();
+                let custodians: Vec<&str> = i.custodians.iter().map(String::as_str).collect();
+                let mut cells = vec![
                     Cell::Str(&i.id),
                     Cell::Date(i.first_sent),
                     Cell::Date(i.last_sent),
@@ -168,11 +185,16 @@ fn incidents(report: &Report, dir: &Path) -> Result<(), ExportError> {
                     Cell::Num(i.external as u64),
                     Cell::Num(i.audience as u64),
                     Cell::Num(i.reply_all as u64),
-                ],
-            )?;
-        }
-        Ok(())
-    })
+                    Cell::Join(&custodians, " | "),
+                ];
+                if new {
+                    cells.push(Cell::Bool(i.new.unwrap_or(false)));
+                }
+                row(w, &cells)?;
+            }
+            Ok(())
+        },
+    )
 }
 
 fn messages(report: &Report, dir: &Path) -> Result<(), ExportError> {
@@ -182,6 +204,12 @@ fn messages(report: &Report, dir: &Path) -> Result<(), ExportError> {
             let sources: Vec<String> = m.sources.iter().map(|l| l.to_string()).collect();
             let sources: Vec<&str> = sources.iter().map(String::as_str).collect();
             let sha: Vec<&str> = m.sha256.iter().map(String::as_str).collect();
+            let mut custodians: Vec<&str> = Vec::new();
+            for c in &m.custodians {
+                if !custodians.contains(&&**c) {
+                    custodians.push(c);
+                }
+            }
             row(
                 w,
                 &[
@@ -200,6 +228,7 @@ fn messages(report: &Report, dir: &Path) -> Result<(), ExportError> {
                     Cell::Join(&sha, " | "),
                     Cell::Num(f.audience as u64),
                     Cell::Num(f.size),
+                    Cell::Join(&custodians, " | "),
                 ],
             )?;
         }
@@ -208,25 +237,27 @@ fn messages(report: &Report, dir: &Path) -> Result<(), ExportError> {
 }
 
 fn affected(report: &Report, dir: &Path) -> Result<(), ExportError> {
-    write_csv(dir, "affected.csv", AFFECTED_HEADER, |w| {
+    let new = report.people.iter().any(|p| p.new.is_some());
+    write_csv(dir, "affected.csv", &with_new(AFFECTED_HEADER, new), |w| {
         let mut ids: Vec<&str> = Vec::new();
         for p in &report.people {
             ids.clear();
             ids.extend(p.incidents.iter().map(|&k| report.incidents[k].id.as_str()));
-            row(
-                w,
-                &[
-                    Cell::Str(&p.addr),
-                    Cell::Str(&p.name),
-                    Cell::Num(p.incidents.len() as u64),
-                    Cell::Num(p.messages as u64),
-                    Cell::Date(p.first_exposed),
-                    Cell::Date(p.last_exposed),
-                    Cell::Num(p.max_audience as u64),
-                    Cell::Join(&ids, " "),
-                    Cell::Bool(p.internal),
-                ],
-            )?;
+            let mut cells = vec![
+                Cell::Str(&p.addr),
+                Cell::Str(&p.name),
+                Cell::Num(p.incidents.len() as u64),
+                Cell::Num(p.messages as u64),
+                Cell::Date(p.first_exposed),
+                Cell::Date(p.last_exposed),
+                Cell::Num(p.max_audience as u64),
+                Cell::Join(&ids, " "),
+                Cell::Bool(p.internal),
+            ];
+            if new {
+                cells.push(Cell::Bool(p.new.unwrap_or(false)));
+            }
+            row(w, &cells)?;
         }
         Ok(())
     })

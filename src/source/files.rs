@@ -195,9 +195,9 @@ impl Source for TreeSource {
         InputInfo {
             path: self.root.clone(),
             kind: if self.is_dir {
-                "directory"
+                super::InputKind::Directory
             } else {
-                "message-file"
+                super::InputKind::MessageFile
             },
             size: self.bytes,
             sha256: None,

@@ -1096,7 +1096,7 @@ pub fn uid_set(uids: &[u32]) -> String {
 }
 
 /// What was read of one account (recorded in summary.json, and in `--state`).
-#[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct ImapRecord {
     /// `user@host:port`.
     pub account: String,
@@ -1568,7 +1568,7 @@ impl Source for ImapSource {
         }
         InputInfo {
             path: self.url.mailbox_url("").trim_end_matches('/').to_string(),
-            kind: "imap",
+            kind: super::InputKind::Imap,
             size: 0,
             sha256: None,
             files: 0,

@@ -757,7 +757,7 @@ impl Source for MboxSource {
         };
         InputInfo {
             path: self.name.to_string(),
-            kind: "mbox",
+            kind: super::InputKind::Mbox,
             size: self.size.max(self.pos),
             sha256,
             files: 1,

@@ -14,7 +14,10 @@ use std::sync::Arc;
 use crate::warning::Warning;
 
 /// Where a message was found. Its `Display` is the `sources` cell of `messages.csv`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Location {
     /// Byte offset of the message's `From ` separator line (or first header) in an mbox.
     Mbox { path: Arc<str>, offset: u64 },
@@ -115,18 +118,28 @@ pub struct Batch {
 }
 
 /// An input that could not be read (at all, or partly).
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[error("{location}: {message}")]
 pub struct InputError {
     pub location: String,
     pub message: String,
 }
 
+/// What kind of input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputKind {
+    Mbox,
+    Directory,
+    MessageFile,
+    Imap,
+}
+
 /// What `summary.json` records of one input.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct InputInfo {
     pub path: String,
-    pub kind: &'static str,
+    pub kind: InputKind,
     pub size: u64,
     /// SHA-256 of the file; for a directory, of its manifest (`sha256sum`-style lines
     /// `<hex>  <relative path>` sorted by path) so the tree can be re-verified.
@@ -141,6 +154,16 @@ pub struct InputInfo {
     /// shrank): reported with the other input errors.
     #[serde(skip)]
     pub errors: Vec<InputError>,
+}
+
+impl InputInfo {
+    /// Who this input belongs to when `--custodian` does not say: the IMAP user, else the path.
+    pub fn default_custodian(&self) -> String {
+        match &self.imap {
+            Some(r) => r.account.clone(),
+            None => self.path.clone(),
+        }
+    }
 }
 
 /// A stream of batches. Implemented by the mbox, file-tree and IMAP sources.

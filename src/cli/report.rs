@@ -1,0 +1,129 @@
+//! What `scan` and `merge` share once the inputs have been read: the report written and
+//! switched into place, the short summary on standard output, the exit status.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use bccaudit::analysis::Report;
+use bccaudit::export::{self, out_dir::ReportDir};
+use bccaudit::model::ScanResult;
+use bccaudit::parse::date::rfc3339;
+use bccaudit::run::Observer;
+
+/// Write every report file into the staging directory, then switch it into place.
+pub fn write(
+    dir: ReportDir,
+    result: &ScanResult,
+    report: &Report,
+    run: &export::summary::RunInfo,
+    observer: &dyn Observer,
+) -> Result<()> {
+    observer.phase(&format!(
+        "writing the report ({} people, {} exposures)",
+        report.people.len(),
+        report.exposures.len()
+    ));
+    export::csv::write_all(report, dir.path())?;
+    export::summary::write(dir.path(), &export::summary::build(result, report, run))?;
+    dir.commit().context("--out")?;
+    observer.phase_done();
+    Ok(())
+}
+
+/// Every input error on stderr, then the exit status: 2 when anything could not be read, 1
+/// with `--fail-on-exposure` when something was found, else 0.
+pub fn exit_code(result: &ScanResult, report: &Report, fail_on_exposure: bool) -> ExitCode {
+    for e in &result.errors {
+        err!("bccaudit: could not read {e}");
+    }
+    if !result.errors.is_empty() {
+        ExitCode::from(2)
+    } else if fail_on_exposure && !report.messages.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+pub fn print_summary(s: &ScanResult, r: &Report, out: &Path, verbose: bool, secs: f64) {
+    let st = &s.stats;
+    out!(
+        "Scanned {} messages ({} unique, {} duplicates) from {} input(s), {:.1} MB in {:.2} s.",
+        st.messages_read,
+        st.unique,
+        st.duplicates,
+        s.inputs.len(),
+        st.bytes as f64 / 1e6,
+        secs
+    );
+    if st.filtered_out > 0 {
+        out!(
+            "{} messages were outside --since/--until/--sender.",
+            st.filtered_out
+        );
+    }
+    if st.files_skipped_not_message > 0 {
+        let kinds: Vec<String> = st
+            .files_skipped_by_type
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
+        out!(
+            "{} file(s) were not mail and were skipped ({}); listed in summary.json.",
+            st.files_skipped_not_message,
+            kinds.join(", ")
+        );
+    }
+    if s.warnings.total() > 0 {
+        let kinds: Vec<String> = s
+            .warnings
+            .by_kind
+            .iter()
+            .map(|(k, t)| format!("{k} {}", t.count))
+            .collect();
+        out!(
+            "Warnings: {} ({}); locations in summary.json.",
+            s.warnings.total(),
+            kinds.join(", ")
+        );
+    }
+    let internal = r.people.iter().filter(|p| p.internal).count();
+    out!(
+        "Found {} exposing message(s) in {} incident(s); {} addresses exposed ({} external, {} internal).",
+        r.messages.len(),
+        r.incidents.len(),
+        r.people.len(),
+        r.people.len() - internal,
+        internal
+    );
+    let mut largest: Vec<&bccaudit::analysis::Incident> = r.incidents.iter().collect();
+    largest.sort_by(|x, y| y.external.cmp(&x.external).then(x.id.cmp(&y.id)));
+    for i in largest.iter().take(5) {
+        out!(
+            "  {}  {}  {:>5} external exposed, {} message(s){}  {:?}{}",
+            i.id,
+            i.first_sent
+                .map(rfc3339)
+                .map_or("(undated)".to_string(), |d| d[..10].to_string()),
+            i.external,
+            i.messages.len(),
+            if i.reply_all > 0 {
+                format!(", {} reply-all", i.reply_all)
+            } else {
+                String::new()
+            },
+            i.subject.chars().take(60).collect::<String>(),
+            if verbose {
+                format!("  from {}", i.senders.join(", "))
+            } else {
+                String::new()
+            },
+        );
+    }
+    out!(
+        "Reports in {}: incidents.csv messages.csv affected.csv exposures.csv summary.json",
+        out.display()
+    );
+}

@@ -1,0 +1,153 @@
+//! What flows between the stages, serialisable: a finding (an exposing message with its
+//! exposed people), what one input yielded ([`InputResult`]), and the combined scan
+//! ([`ScanResult`]). A partial result (`scan --partial`) is these values written out; a merge
+//! reads them back and combines them exactly as one run would have.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::detect::{IN_CC, IN_TO};
+use crate::identity::Copies;
+pub use crate::identity::Keys;
+use crate::source::{InputError, InputInfo, Location};
+use crate::warning::WarningTally;
+
+/// One exposed address of a finding, decoded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExposedAddr {
+    /// Shared by every report row about this person (a 5 GB scan can expose 100,000s).
+    pub addr: Arc<str>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// [`IN_TO`] | [`IN_CC`].
+    pub fields: u8,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub internal: bool,
+}
+
+impl ExposedAddr {
+    pub fn field_label(&self) -> &'static str {
+        match (self.fields & IN_TO != 0, self.fields & IN_CC != 0) {
+            (true, true) => "to+cc",
+            (true, false) => "to",
+            _ => "cc",
+        }
+    }
+}
+
+/// An exposing message, with everything the reports need.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Finding {
+    pub location: Location,
+    /// Who the input belongs to (`--custodian`, else the IMAP user or the input path).
+    #[serde(default)]
+    pub custodian: Arc<str>,
+    pub sha256: Option<String>,
+    pub size: u64,
+    pub date: Option<i64>,
+    pub from: String,
+    pub subject: String,
+    pub message_id: Option<String>,
+    pub parents: Vec<String>,
+    pub subject_is_reply: bool,
+    pub to: usize,
+    pub cc: usize,
+    pub bcc: usize,
+    pub exposed: Vec<ExposedAddr>,
+    pub external: usize,
+    pub audience: usize,
+    /// Bcc recipients who saw the list without being exposed.
+    pub bcc_only: Vec<String>,
+    pub keys: Keys,
+}
+
+/// Counts of a scan (of one input, or of all).
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct Stats {
+    pub messages_read: u64,
+    pub unique: u64,
+    pub duplicates: u64,
+    pub filtered_out: u64,
+    pub undated: u64,
+    pub files_skipped_not_message: u64,
+    /// The skipped files by what they look like (`PST`, `zip`, `empty`, …).
+    pub files_skipped_by_type: BTreeMap<String, u64>,
+    pub bytes: u64,
+}
+
+impl Stats {
+    /// Add another input's counts (unique/duplicates are decided over all inputs, not added).
+    pub fn add(&mut self, o: &Stats) {
+        self.messages_read += o.messages_read;
+        self.filtered_out += o.filtered_out;
+        self.undated += o.undated;
+        self.files_skipped_not_message += o.files_skipped_not_message;
+        for (k, n) in &o.files_skipped_by_type {
+            *self.files_skipped_by_type.entry(k.clone()).or_default() += n;
+        }
+        self.bytes += o.bytes;
+    }
+}
+
+/// What one input yielded, in source order.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct InputResult {
+    /// Its place among all inputs (the line of `--inputs-from` for a shard), for ordering.
+    pub seq: u64,
+    pub custodian: String,
+    /// `None` when the input could not be opened at all.
+    pub info: Option<InputInfo>,
+    pub stats: Stats,
+    pub warnings: WarningTally,
+    pub errors: Vec<InputError>,
+    /// Exposing messages, copies included, in source order.
+    #[serde(skip)]
+    pub findings: Vec<Finding>,
+    /// The identity keys of every message read (not filtered out), in order: recorded for a
+    /// partial result, so a merge counts unique messages across shards exactly.
+    #[serde(skip)]
+    pub keys: Vec<Keys>,
+}
+
+/// The combined result of all inputs.
+#[derive(Debug, Default)]
+pub struct ScanResult {
+    /// Exposing messages, copies included, in source order.
+    pub findings: Vec<Finding>,
+    pub stats: Stats,
+    pub warnings: WarningTally,
+    pub errors: Vec<InputError>,
+    pub inputs: Vec<InputInfo>,
+}
+
+impl ScanResult {
+    /// Combine per-input results in order. `unique` is the number of distinct messages among
+    /// those not filtered out (from [`Copies`]).
+    pub fn combine(parts: Vec<InputResult>, unique: u64) -> ScanResult {
+        let mut r = ScanResult::default();
+        for p in parts {
+            r.stats.add(&p.stats);
+            r.warnings.merge(p.warnings);
+            r.errors.extend(p.errors);
+            r.inputs.extend(p.info);
+            r.findings.extend(p.findings);
+        }
+        // Filtered-out messages are not compared; each counts as itself.
+        r.stats.unique = unique + r.stats.filtered_out;
+        r.stats.duplicates = r.stats.messages_read - r.stats.unique;
+        r
+    }
+
+    /// Combine per-input results whose keys were recorded (shards), deciding copies anew.
+    pub fn combine_recorded(parts: Vec<InputResult>) -> ScanResult {
+        let mut copies = Copies::default();
+        for p in &parts {
+            for k in &p.keys {
+                copies.add(k);
+            }
+        }
+        ScanResult::combine(parts, copies.unique())
+    }
+}
