@@ -43,7 +43,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Scan mboxes, Maildirs, folders of message files (and IMAP URLs) and write the reports.
-    Scan(cli::scan::ScanArgs),
+    Scan(Box<cli::scan::ScanArgs>),
     /// Merge partial results (`scan --partial`) into the report one run would have written.
     Merge(cli::merge::MergeArgs),
     /// List the folders of an IMAP account, marking those `scan` would read.
@@ -67,7 +67,7 @@ fn main() -> ExitCode {
         }
     };
     let r = match cli.command {
-        Command::Scan(a) => cli::scan::run(a, recorded_arguments(&args)),
+        Command::Scan(a) => cli::scan::run(*a, recorded_arguments(&args)),
         Command::Merge(a) => cli::merge::run(a, recorded_arguments(&args)),
         Command::Folders(a) => cli::imap_opts::run_folders(a),
     };

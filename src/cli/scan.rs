@@ -168,9 +168,12 @@ fn detection_options(p: &Policy, jaccard: f64) -> DetectionOptions {
     }
 }
 
+/// An input argument with its place in the whole list.
+type Numbered = (u64, std::ffi::OsString);
+
 /// All inputs (positional, then `--inputs-from`), and with `--shard I/N` the list they were cut
 /// from and this shard's share of them, each with its place in the list.
-fn inputs(a: &ScanArgs) -> Result<(Vec<(u64, std::ffi::OsString)>, Option<ListRef>)> {
+fn inputs(a: &ScanArgs) -> Result<(Vec<Numbered>, Option<ListRef>)> {
     let mut all: Vec<std::ffi::OsString> = a.inputs.clone();
     if let Some(f) = &a.inputs_from {
         let text = std::fs::read(f).with_context(|| format!("--inputs-from {}", f.display()))?;
