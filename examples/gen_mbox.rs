@@ -1,11 +1,13 @@
 //! Writes a realistic synthetic mbox for benchmarks, deterministically from a seed.
 //!
-//!     cargo run --release --example gen_mbox -- OUT SIZE [--small] [--seed N]
+//!     cargo run --release --example gen_mbox -- OUT SIZE [--small] [--seed N] [--mass-every K]
 //!
 //! SIZE accepts K/M/G suffixes (powers of 1024). Default mix: message sizes log-normal with a
 //! median near 6 KB; 5% carry a base64 attachment of 0.1–10 MB; 1% are mass sends to 20–2,000
 //! recipients in To/Cc (several lines); RFC 2047 names; ~0.5% broken address headers; bodies
 //! with `>From ` escapes. `--small`: only 1–3 KB messages (the messages/s benchmark).
+//! `--mass-every K`: every K-th message is a mass send to 20–2,000 recipients (with `--small`,
+//! the scale benchmark: 800,000 messages with 8,000 mass sends exposing ~8 M people).
 //! Reserved domains only.
 
 use std::io::{BufWriter, Write};
@@ -64,8 +66,8 @@ const WORDS: &[&str] = &[
 ];
 const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-fn addr(r: &mut Rng) -> String {
-    let n = r.range(0, 2_000_000);
+fn addr(r: &mut Rng, pool: u64) -> String {
+    let n = r.range(0, pool);
     let dom = [
         "example.org",
         "example.net",
@@ -76,8 +78,8 @@ fn addr(r: &mut Rng) -> String {
     format!("user{n}@{dom}")
 }
 
-fn mailbox(r: &mut Rng) -> String {
-    let a = addr(r);
+fn mailbox(r: &mut Rng, pool: u64) -> String {
+    let a = addr(r, pool);
     match r.range(0, 9) {
         0 => format!("=?UTF-8?Q?M=C3=BCller=2C_Anna?= <{a}>"),
         1 => format!("\"Doe, Jane\" <{a}>"),
@@ -98,6 +100,11 @@ fn main() {
         .position(|a| a == "--seed")
         .and_then(|i| args.get(i + 1))
         .map_or(42, |s| s.parse().expect("seed"));
+    let mass_every: Option<u64> = args
+        .iter()
+        .position(|a| a == "--mass-every")
+        .and_then(|i| args.get(i + 1))
+        .map(|s| s.parse().expect("--mass-every K"));
     let mut r = Rng(seed);
     let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(out).expect("create"));
     let mut written = 0u64;
@@ -116,15 +123,24 @@ fn main() {
             n % 50,
             n % 50
         ));
-        let mass = !small && r.range(0, 99) == 0;
+        let mass = match mass_every {
+            Some(k) => n % k.max(1) == 0,
+            None => !small && r.range(0, 99) == 0,
+        };
         let recipients = if mass {
             r.range(20, 2000)
         } else {
             r.range(1, 3)
         };
         let in_cc = if mass { recipients / 3 } else { 0 };
-        let to: Vec<String> = (0..recipients - in_cc).map(|_| mailbox(&mut r)).collect();
-        let cc: Vec<String> = (0..in_cc).map(|_| mailbox(&mut r)).collect();
+        // The scale benchmark draws its mass sends from 100 M people (nearly all distinct).
+        let pool = if mass && mass_every.is_some() {
+            100_000_000
+        } else {
+            2_000_000
+        };
+        let to: Vec<String> = (0..recipients - in_cc).map(|_| mailbox(&mut r, pool)).collect();
+        let cc: Vec<String> = (0..in_cc).map(|_| mailbox(&mut r, pool)).collect();
         // Long lists are split over several To/Cc fields, each folded.
         for (name, list) in [("To", &to), ("Cc", &cc)] {
             for part in list.chunks(300) {
