@@ -139,7 +139,9 @@ fn main() {
         } else {
             2_000_000
         };
-        let to: Vec<String> = (0..recipients - in_cc).map(|_| mailbox(&mut r, pool)).collect();
+        let to: Vec<String> = (0..recipients - in_cc)
+            .map(|_| mailbox(&mut r, pool))
+            .collect();
         let cc: Vec<String> = (0..in_cc).map(|_| mailbox(&mut r, pool)).collect();
         // Long lists are split over several To/Cc fields, each folded.
         for (name, list) in [("To", &to), ("Cc", &cc)] {

@@ -1,7 +1,7 @@
 //! The four CSV reports. Columns: the required ones first, in the documented order.
 
 use super::{guard_cell, write_atomic_with, ExportError};
-use crate::analysis::{date_cell, Report};
+use crate::analysis::Report;
 use std::io::Write;
 use std::path::Path;
 
@@ -47,7 +47,9 @@ fn row(w: &mut Out<'_>, cells: &[Cell<'_>]) -> csv::Result<()> {
                 &buf
             }
             Cell::Date(d) => {
-                buf.push_str(&date_cell(*d));
+                if let Some(t) = d {
+                    crate::parse::date::write_rfc3339(&mut buf, *t);
+                }
                 &buf
             }
             Cell::Bool(b) => {

@@ -99,6 +99,13 @@ pub fn evidence_dir(dir: &Path) -> Result<std::path::PathBuf, ExportError> {
 /// also when invisible characters (a BOM, zero-width spaces) stand before it. Long digit strings
 /// are left as they are (a spreadsheet may still show them in scientific notation).
 pub fn guard_cell(s: &str) -> std::borrow::Cow<'_, str> {
+    // Fast path, most cells: printable ASCII not starting with a formula character.
+    let b = s.as_bytes();
+    if b.iter().all(|&c| (0x20..0x7f).contains(&c))
+        && !matches!(b.first(), Some(b'=' | b'+' | b'-' | b'@'))
+    {
+        return s.into();
+    }
     let cleaned = escape_controls(s, |c| matches!(c, '\t' | '\r' | '\n'));
     let invisible = |c: char| {
         matches!(

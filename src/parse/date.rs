@@ -78,6 +78,13 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 
 /// Format Unix seconds as RFC 3339 UTC, e.g. `2024-03-05T09:30:00Z`.
 pub fn rfc3339(t: i64) -> String {
+    let mut s = String::with_capacity(20);
+    write_rfc3339(&mut s, t);
+    s
+}
+
+/// [`rfc3339`] appended to `out`, without allocating.
+pub fn write_rfc3339(out: &mut String, t: i64) {
     let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400);
     let z = days + 719_468;
@@ -89,12 +96,14 @@ pub fn rfc3339(t: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
+    use std::fmt::Write as _;
+    let _ = write!(
+        out,
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
         secs / 3600,
         secs % 3600 / 60,
         secs % 60
-    )
+    );
 }
 
 #[cfg(test)]
