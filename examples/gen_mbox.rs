@@ -124,7 +124,7 @@ fn main() {
             n % 50
         ));
         let mass = match mass_every {
-            Some(k) => n % k.max(1) == 0,
+            Some(k) => n.is_multiple_of(k.max(1)),
             None => !small && r.range(0, 99) == 0,
         };
         let recipients = if mass {
