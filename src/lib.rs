@@ -15,6 +15,7 @@ pub mod evidence;
 pub mod export;
 pub mod fsx;
 pub mod identity;
+pub mod intern;
 pub mod model;
 pub mod parse;
 pub mod partial;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::detect::{IN_CC, IN_TO};
 use crate::identity::Copies;
 pub use crate::identity::Keys;
+use crate::intern::Strings;
 use crate::source::{InputError, InputInfo, Location};
 use crate::warning::WarningTally;
 
@@ -37,6 +38,41 @@ impl ExposedAddr {
     }
 }
 
+/// One exposed person of a finding: ids into the scan's [`Strings`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exposed {
+    pub addr: u32,
+    /// Display name (0: none).
+    pub name: u32,
+    /// [`IN_TO`] | [`IN_CC`].
+    pub fields: u8,
+    pub internal: bool,
+}
+
+impl Exposed {
+    /// Back to strings (for a partial result).
+    pub fn resolve(&self, s: &Strings) -> ExposedAddr {
+        ExposedAddr {
+            addr: s.get(self.addr).into(),
+            name: s.get(self.name).to_string(),
+            fields: self.fields,
+            internal: self.internal,
+        }
+    }
+}
+
+impl ExposedAddr {
+    /// Into ids of `s`.
+    pub fn intern(&self, s: &mut Strings) -> Exposed {
+        Exposed {
+            addr: s.intern(&self.addr),
+            name: s.intern(&self.name),
+            fields: self.fields,
+            internal: self.internal,
+        }
+    }
+}
+
 /// An exposing message, with everything the reports need.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Finding {
@@ -55,12 +91,38 @@ pub struct Finding {
     pub to: usize,
     pub cc: usize,
     pub bcc: usize,
-    pub exposed: Vec<ExposedAddr>,
+    /// Ids into the scan's [`Strings`]; written out as strings in a partial result
+    /// ([`FindingRecord`]).
+    #[serde(skip)]
+    pub exposed: Vec<Exposed>,
     pub external: usize,
     pub audience: usize,
     /// Bcc recipients who saw the list without being exposed.
     pub bcc_only: Vec<String>,
     pub keys: Keys,
+}
+
+/// A finding with its exposed people as strings: how a partial result stores it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct FindingRecord {
+    #[serde(flatten)]
+    pub finding: Finding,
+    pub exposed: Vec<ExposedAddr>,
+}
+
+impl FindingRecord {
+    pub fn new(f: &Finding, s: &Strings) -> FindingRecord {
+        FindingRecord {
+            finding: f.clone(),
+            exposed: f.exposed.iter().map(|e| e.resolve(s)).collect(),
+        }
+    }
+
+    pub fn into_finding(self, s: &mut Strings) -> Finding {
+        let mut f = self.finding;
+        f.exposed = self.exposed.iter().map(|e| e.intern(s)).collect();
+        f
+    }
 }
 
 /// Counts of a scan (of one input, or of all).
@@ -112,8 +174,10 @@ pub struct InputResult {
 }
 
 /// The combined result of all inputs.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct ScanResult {
+    /// The exposed addresses and names the findings refer to.
+    pub strings: Strings,
     /// Exposing messages, copies included, in source order.
     pub findings: Vec<Finding>,
     pub stats: Stats,
@@ -125,8 +189,11 @@ pub struct ScanResult {
 impl ScanResult {
     /// Combine per-input results in order. `unique` is the number of distinct messages among
     /// those not filtered out (from [`Copies`]).
-    pub fn combine(parts: Vec<InputResult>, unique: u64) -> ScanResult {
-        let mut r = ScanResult::default();
+    pub fn combine(parts: Vec<InputResult>, unique: u64, strings: Strings) -> ScanResult {
+        let mut r = ScanResult {
+            strings,
+            ..ScanResult::default()
+        };
         for p in parts {
             r.stats.add(&p.stats);
             r.warnings.merge(p.warnings);
@@ -141,13 +208,13 @@ impl ScanResult {
     }
 
     /// Combine per-input results whose keys were recorded (shards), deciding copies anew.
-    pub fn combine_recorded(parts: Vec<InputResult>) -> ScanResult {
+    pub fn combine_recorded(parts: Vec<InputResult>, strings: Strings) -> ScanResult {
         let mut copies = Copies::default();
         for p in &parts {
             for k in &p.keys {
                 copies.add(k);
             }
         }
-        ScanResult::combine(parts, copies.unique())
+        ScanResult::combine(parts, copies.unique(), strings)
     }
 }

@@ -26,7 +26,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Finding, InputResult, Keys};
+use crate::intern::Strings;
+use crate::model::{FindingRecord, InputResult, Keys};
 
 pub const FORMAT: &str = "bccaudit-partial";
 pub const VERSION: u32 = 1;
@@ -67,7 +68,7 @@ pub struct Header {
 enum Line {
     Header(Header),
     Input(InputResult),
-    Finding(Box<Finding>),
+    Finding(Box<FindingRecord>),
     Keys(Vec<Keys>),
 }
 
@@ -86,7 +87,12 @@ pub enum PartialError {
 }
 
 /// Write a partial result atomically, owner-only (it holds personal data).
-pub fn write(path: &Path, header: &Header, parts: &[InputResult]) -> Result<(), PartialError> {
+pub fn write(
+    path: &Path,
+    header: &Header,
+    parts: &[InputResult],
+    strings: &Strings,
+) -> Result<(), PartialError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -115,7 +121,7 @@ pub fn write(path: &Path, header: &Header, parts: &[InputResult]) -> Result<(), 
             };
             line(&Line::Input(head))?;
             for f in &p.findings {
-                line(&Line::Finding(Box::new(f.clone())))?;
+                line(&Line::Finding(Box::new(FindingRecord::new(f, strings))))?;
             }
             for chunk in p.keys.chunks(KEYS_PER_LINE) {
                 line(&Line::Keys(chunk.to_vec()))?;
@@ -126,8 +132,11 @@ pub fn write(path: &Path, header: &Header, parts: &[InputResult]) -> Result<(), 
     Ok(())
 }
 
-/// Read a partial result back.
-pub fn read(path: &Path) -> Result<(Header, Vec<InputResult>), PartialError> {
+/// Read a partial result back, its addresses and names interned into `strings`.
+pub fn read(
+    path: &Path,
+    strings: &mut Strings,
+) -> Result<(Header, Vec<InputResult>), PartialError> {
     let shown = path.display().to_string();
     let f = crate::fsx::open_evidence(path).map_err(|err| PartialError::Io {
         path: shown.clone(),
@@ -171,7 +180,7 @@ pub fn read(path: &Path) -> Result<(Header, Vec<InputResult>), PartialError> {
             }
             Line::Input(p) => parts.push(p),
             Line::Finding(f) => match parts.last_mut() {
-                Some(p) => p.findings.push(*f),
+                Some(p) => p.findings.push(f.into_finding(strings)),
                 None => return Err(bad(n, "a finding before any input".into())),
             },
             Line::Keys(k) => match parts.last_mut() {

@@ -59,6 +59,8 @@ pub enum RunError {
 pub struct Scanned {
     /// Per input, in input order.
     pub parts: Vec<InputResult>,
+    /// The exposed addresses and names the findings refer to.
+    pub strings: crate::intern::Strings,
     /// Distinct messages among all inputs (not counting those filtered out).
     pub unique: u64,
     /// The IMAP accounts, in input order (for `--evidence` and `--state`).
@@ -131,12 +133,13 @@ pub fn scan(
     }
     Ok(Scanned {
         parts: out,
+        strings: scanned.strings,
         unique: scanned.unique,
         accounts,
     })
 }
 
-/// Combine per-input results and analyse them: the report.
+/// Analyse the combined results: the report (which takes over the strings).
 pub fn analyse(
     mut scan: ScanResult,
     jaccard: f64,
@@ -146,7 +149,8 @@ pub fn analyse(
         "analysing {} exposing message(s)",
         scan.findings.len()
     ));
-    let report = analysis::analyse(std::mem::take(&mut scan.findings), jaccard);
+    let strings = std::mem::take(&mut scan.strings);
+    let report = analysis::analyse(std::mem::take(&mut scan.findings), strings, jaccard);
     observer.phase_done();
     (scan, report)
 }

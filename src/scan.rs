@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::detect::{classify, Policy};
 use crate::identity::Copies;
+use crate::intern::Strings;
 use crate::parse::{address::decode_phrase, date, header, message, text};
 use crate::run::Observer;
 use crate::source::files::{read_message_file, FileContent};
@@ -19,7 +20,8 @@ use crate::warning::Warning;
 pub use crate::model::{ExposedAddr, Finding, InputResult, Keys, ScanResult, Stats};
 
 enum Outcome {
-    Exposing(Box<Finding>),
+    /// With its exposed people as strings, interned when folded.
+    Exposing(Box<(Finding, Vec<ExposedAddr>)>),
     Ordinary(Keys),
     Filtered,
 }
@@ -149,6 +151,7 @@ pub fn run(
     Ok(Scanned {
         unique: c.copies.unique(),
         parts: c.parts,
+        strings: c.strings,
     })
 }
 
@@ -157,6 +160,8 @@ pub fn run(
 pub struct Scanned {
     pub parts: Vec<InputResult>,
     pub unique: u64,
+    /// The exposed addresses and names the findings refer to.
+    pub strings: Strings,
 }
 
 /// In-order fold of worker results, one [`InputResult`] per source.
@@ -164,6 +169,8 @@ struct Collector {
     parts: Vec<InputResult>,
     /// The one place "same message" is decided.
     copies: Copies,
+    /// Every exposed address and name, stored once.
+    strings: Strings,
     record_keys: bool,
     /// Per input: manifest hasher, and the hash of a single-file input.
     manifests: Vec<(Sha256, Option<String>)>,
@@ -174,6 +181,7 @@ impl Collector {
         Collector {
             parts: (0..n).map(|_| InputResult::default()).collect(),
             copies: Copies::default(),
+            strings: Strings::default(),
             record_keys,
             manifests: (0..n).map(|_| (Sha256::new(), None)).collect(),
         }
@@ -224,9 +232,14 @@ impl Collector {
                     continue;
                 }
                 Outcome::Ordinary(k) => k,
-                Outcome::Exposing(f) => {
+                Outcome::Exposing(b) => {
+                    let (mut f, exposed) = *b;
+                    f.exposed = exposed
+                        .iter()
+                        .map(|e| e.intern(&mut self.strings))
+                        .collect();
                     let k = f.keys;
-                    part.findings.push(*f);
+                    part.findings.push(f);
                     k
                 }
             };
@@ -347,7 +360,7 @@ fn process_file(path: &Path, opts: &ScanOptions, r: &mut UnitResult) {
             if let (Some(dir), Some(Outcome::Exposing(f))) = (&opts.evidence_dir, r.outcomes.last())
             {
                 if let Err(e) =
-                    crate::evidence::save_file(dir, path, f.sha256.as_deref().unwrap_or(""))
+                    crate::evidence::save_file(dir, path, f.0.sha256.as_deref().unwrap_or(""))
                 {
                     r.errors.push(InputError {
                         location: format!("evidence for {shown}"),
@@ -469,19 +482,21 @@ fn process_message(raw: Raw<'_>, opts: &ScanOptions, r: &mut UnitResult) {
         external: c.external,
         audience: c.audience,
         bcc_only: c.bcc_only.clone(),
-        exposed: c
-            .exposed
-            .iter()
-            .map(|e| ExposedAddr {
-                addr: e.addr.as_str().into(),
-                name: e.name.map(decode_phrase).unwrap_or_default(),
-                fields: e.fields,
-                internal: e.internal,
-            })
-            .collect(),
+        exposed: Vec::new(),
         keys,
     };
-    r.outcomes.push(Outcome::Exposing(Box::new(finding)));
+    let exposed = c
+        .exposed
+        .iter()
+        .map(|e| ExposedAddr {
+            addr: e.addr.as_str().into(),
+            name: e.name.map(decode_phrase).unwrap_or_default(),
+            fields: e.fields,
+            internal: e.internal,
+        })
+        .collect();
+    r.outcomes
+        .push(Outcome::Exposing(Box::new((finding, exposed))));
 }
 
 /// `Re:` and its common translations (AW, SV, R, RIF, Antw, VS, Odp).

@@ -34,7 +34,8 @@ fn samples_through_the_library() {
     // Keys were recorded for every message read: a merge of this part decides the same copies.
     let recorded: usize = scanned.parts.iter().map(|p| p.keys.len()).sum();
     assert_eq!(recorded, 32);
-    let (result, report) = run::analyse(ScanResult::combine_recorded(scanned.parts), 0.8, &Silent);
+    let combined = ScanResult::combine_recorded(scanned.parts, scanned.strings);
+    let (result, report) = run::analyse(combined, 0.8, &Silent);
     assert_eq!(result.stats.messages_read, 32);
     assert_eq!(result.stats.unique, 16);
     assert_eq!(report.incidents.len(), 3);

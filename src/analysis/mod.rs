@@ -13,7 +13,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::model::{ExposedAddr, Finding};
+use crate::intern::Strings;
+use crate::model::Finding;
 use crate::parse::date::rfc3339;
 use crate::source::Location;
 
@@ -78,8 +79,6 @@ pub struct Message {
     pub custodians: Vec<Arc<str>>,
     pub incident: usize,
     pub reply_all: bool,
-    /// Interned ids of `finding.exposed`, same order (analysis only).
-    pub exposed_ids: Vec<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -101,34 +100,44 @@ pub struct Incident {
     pub new: Option<bool>,
 }
 
+/// One exposed person (an affected.csv row). Strings are ids into [`Report::strings`].
 #[derive(Debug, Clone)]
 pub struct Person {
-    pub addr: Arc<str>,
-    pub name: String,
+    pub addr: u32,
+    /// The most frequent display name (0: none).
+    pub name: u32,
     pub internal: bool,
-    /// Incident indices, ascending.
-    pub incidents: Vec<usize>,
-    pub messages: usize,
+    /// Range of [`Report::person_incidents`]: see [`Report::incidents_of`].
+    incidents: std::ops::Range<u32>,
+    pub messages: u32,
     pub first_exposed: Option<i64>,
     pub last_exposed: Option<i64>,
-    pub max_audience: usize,
+    pub max_audience: u32,
     /// With a baseline: true when the address was not exposed in it.
     pub new: Option<bool>,
 }
 
+/// One (incident, person) pair (an exposures.csv row).
 #[derive(Debug, Clone)]
 pub struct Exposure {
-    pub incident: usize,
-    pub addr: Arc<str>,
-    pub name: String,
+    pub incident: u32,
+    pub addr: u32,
+    pub name: u32,
     pub internal: bool,
-    pub field: &'static str,
+    /// [`crate::detect::IN_TO`] | [`crate::detect::IN_CC`].
+    pub fields: u8,
     pub first_sent: Option<i64>,
-    pub messages: usize,
-    pub audience: usize,
+    pub messages: u32,
+    pub audience: u32,
 }
 
-#[derive(Debug, Default)]
+impl Exposure {
+    pub fn field_label(&self) -> &'static str {
+        label(self.fields)
+    }
+}
+
+#[derive(Default)]
 pub struct Report {
     /// Sorted by incident, then date, then Message-ID.
     pub messages: Vec<Message>,
@@ -139,6 +148,21 @@ pub struct Report {
     pub exposures: Vec<Exposure>,
     /// Exposing messages that reused another's Message-ID with other recipients (kept apart).
     pub message_id_conflicts: usize,
+    /// The addresses and names the rows refer to.
+    pub strings: Strings,
+    /// Every person's incidents, one run per person.
+    person_incidents: Vec<u32>,
+}
+
+impl Report {
+    pub fn str(&self, id: u32) -> &str {
+        self.strings.get(id)
+    }
+
+    /// A person's incident indices, ascending.
+    pub fn incidents_of(&self, p: &Person) -> &[u32] {
+        &self.person_incidents[p.incidents.start as usize..p.incidents.end as usize]
+    }
 }
 
 pub fn date_cell(t: Option<i64>) -> String {
@@ -189,7 +213,6 @@ fn merge_copies(findings: Vec<Finding>) -> (Vec<Message>, usize) {
                     sha256: vec![sha],
                     incident: 0,
                     reply_all: false,
-                    exposed_ids: Vec::new(),
                 });
             }
         }
@@ -207,34 +230,25 @@ fn sort_key(m: &Message) -> (bool, i64, String, Location) {
     )
 }
 
-/// Build the report from the findings of a scan.
-pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
+/// Build the report from the findings of a scan (their addresses and names in `strings`).
+pub fn analyse(findings: Vec<Finding>, strings: Strings, jaccard: f64) -> Report {
     let (mut msgs, message_id_conflicts) = merge_copies(findings);
     msgs.sort_by_cached_key(sort_key);
     let n = msgs.len();
 
-    // Intern addresses once: every per-person and per-exposure structure below works on ids.
-    let mut ids: FxMap<Arc<str>, u32> = FxMap::default();
-    for m in msgs.iter_mut() {
-        m.exposed_ids = m
-            .finding
-            .exposed
-            .iter()
-            .map(|e| {
-                let next = ids.len() as u32;
-                *ids.entry(e.addr.clone()).or_insert(next)
-            })
-            .collect();
+    // Exposed addresses numbered densely (the string ids also count names).
+    let mut local = vec![u32::MAX; strings.len()];
+    let mut addr_of: Vec<u32> = Vec::new();
+    for m in &msgs {
+        for e in &m.finding.exposed {
+            let l = &mut local[e.addr as usize];
+            if *l == u32::MAX {
+                *l = addr_of.len() as u32;
+                addr_of.push(e.addr);
+            }
+        }
     }
-    let sets: Vec<Vec<u32>> = msgs
-        .iter()
-        .map(|m| {
-            let mut v = m.exposed_ids.clone();
-            v.sort_unstable();
-            v.dedup();
-            v
-        })
-        .collect();
+    let n_people = addr_of.len();
 
     let mut uf = UnionFind::new(n);
     // Reply links.
@@ -251,8 +265,25 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
             }
         }
     }
+    drop(by_msgid);
     // Overlap: exact Jaccard, candidates from the prefix filter (see `grouping`).
-    group_by_overlap(&sets, ids.len(), jaccard, &mut uf);
+    {
+        let sets: Vec<Vec<u32>> = msgs
+            .iter()
+            .map(|m| {
+                let mut v: Vec<u32> = m
+                    .finding
+                    .exposed
+                    .iter()
+                    .map(|e| local[e.addr as usize])
+                    .collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            })
+            .collect();
+        group_by_overlap(&sets, n_people, jaccard, &mut uf);
+    }
 
     // Incidents, named by first member; messages are already in send order, so incident order
     // is by first send, then Message-ID.
@@ -265,7 +296,6 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
     }
     // Final message order: by incident, then send order (a stable sort keeps send order; the
     // cached-key sort moves each message once).
-    drop(sets);
     msgs.sort_by_cached_key(|m| m.incident);
     let width = incident_of_root.len().to_string().len().max(4);
 
@@ -291,16 +321,29 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
     }
 
     // Each address's place in byte order: rows are sorted by comparing numbers, not strings.
-    let mut by_addr: Vec<(Arc<str>, u32)> = ids.into_iter().collect();
-    by_addr.sort_unstable();
-    let mut rank = vec![0u32; by_addr.len()];
-    for (r, (_, id)) in by_addr.iter().enumerate() {
-        rank[*id as usize] = r as u32;
+    let mut by_rank: Vec<u32> = (0..n_people as u32).collect();
+    by_rank.sort_unstable_by(|&a, &b| {
+        strings
+            .get(addr_of[a as usize])
+            .cmp(strings.get(addr_of[b as usize]))
+    });
+    let mut rank = vec![0u32; n_people];
+    for (r, &p) in by_rank.iter().enumerate() {
+        rank[p as usize] = r as u32;
     }
-    let mut people: Vec<Option<PersonAcc>> = (0..by_addr.len()).map(|_| None).collect();
+
+    // Per person, in dense arrays (no allocation per person).
+    let mut acc = vec![PersonAcc::default(); n_people];
+    // (person, incident) the first time a person is seen in an incident, in incident order.
+    let mut person_incident: Vec<(u32, u32)> = Vec::new();
+    // (person, name) and (exposure row, name) for every named exposure: best names, later.
+    let mut person_names: Vec<(u32, u32)> = Vec::new();
+    let mut row_names: Vec<(u32, u32)> = Vec::new();
     let mut exposures: Vec<Exposure> = Vec::new();
     for (k, inc) in incidents.iter_mut().enumerate() {
-        let mut exposed: FxMap<u32, ExposureAcc> = FxMap::default();
+        // Person → its row in `exposures` (rows of this incident start at `first_row`).
+        let mut rows: FxMap<u32, u32> = FxMap::default();
+        let first_row = exposures.len();
         let mut audience: FxSet<&str> = FxSet::default();
         let mut senders: BTreeSet<&str> = BTreeSet::new();
         let mut custodians: BTreeSet<&str> = BTreeSet::new();
@@ -316,15 +359,43 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
                 senders.insert(&f.from);
             }
             inc.reply_all += usize::from(m.reply_all);
-            for (e, &id) in f.exposed.iter().zip(&m.exposed_ids) {
-                audience.insert(&*e.addr);
-                exposed
-                    .entry(id)
-                    .or_insert_with(|| ExposureAcc::new(e))
-                    .add(e, f);
-                people[id as usize]
-                    .get_or_insert_with(|| PersonAcc::new(e))
-                    .add(e, f, k);
+            for e in &f.exposed {
+                let p = local[e.addr as usize];
+                audience.insert(strings.get(e.addr));
+                let row = *rows.entry(p).or_insert_with(|| {
+                    exposures.push(Exposure {
+                        incident: k as u32,
+                        addr: e.addr,
+                        name: 0,
+                        internal: e.internal,
+                        fields: 0,
+                        first_sent: None,
+                        messages: 0,
+                        audience: 0,
+                    });
+                    (exposures.len() - 1) as u32
+                });
+                let x = &mut exposures[row as usize];
+                x.fields |= e.fields;
+                x.first_sent = min_opt(x.first_sent, f.date);
+                x.messages += 1;
+                x.audience = x.audience.max(f.audience as u32);
+                if e.name != 0 {
+                    row_names.push((row, e.name));
+                    person_names.push((p, e.name));
+                }
+                let a = &mut acc[p as usize];
+                if a.messages == 0 {
+                    a.internal = e.internal;
+                }
+                if a.last_incident != k as u32 + 1 {
+                    a.last_incident = k as u32 + 1;
+                    person_incident.push((p, k as u32));
+                }
+                a.messages += 1;
+                a.first = min_opt(a.first, f.date);
+                a.last = max_opt(a.last, f.date);
+                a.max_audience = a.max_audience.max(f.audience as u32);
             }
             for h in &f.bcc_only {
                 audience.insert(h);
@@ -332,40 +403,68 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
         }
         inc.senders = senders.into_iter().map(str::to_string).collect();
         inc.custodians = custodians.into_iter().map(str::to_string).collect();
-        inc.exposed = exposed.len();
-        inc.external = exposed.values().filter(|a| !a.internal).count();
+        let mine = &mut exposures[first_row..];
+        inc.exposed = mine.len();
+        inc.external = mine.iter().filter(|x| !x.internal).count();
         inc.audience = audience.len();
-        let mut accs: Vec<(u32, ExposureAcc)> = exposed.into_iter().collect();
-        accs.sort_unstable_by_key(|(id, _)| rank[*id as usize]);
-        for (_, acc) in accs {
-            exposures.push(Exposure {
-                incident: k,
-                addr: acc.addr,
-                name: best_name(&acc.names),
-                internal: acc.internal,
-                field: label(acc.fields),
-                first_sent: acc.first,
-                messages: acc.messages,
-                audience: acc.audience,
-            });
+        // Rows of this incident by address; row names must follow their rows.
+        let mut order: Vec<u32> = (0..mine.len() as u32).collect();
+        order.sort_unstable_by_key(|&i| rank[local[mine[i as usize].addr as usize] as usize]);
+        let mut moved_to = vec![0u32; mine.len()];
+        for (to, &from) in order.iter().enumerate() {
+            moved_to[from as usize] = (first_row + to) as u32;
+        }
+        let sorted: Vec<Exposure> = order.iter().map(|&i| mine[i as usize].clone()).collect();
+        mine.clone_from_slice(&sorted);
+        for (row, _) in row_names.iter_mut().rev() {
+            if (*row as usize) < first_row {
+                break;
+            }
+            *row = moved_to[*row as usize - first_row];
         }
     }
+    drop(local);
 
-    let people = by_addr
-        .into_iter()
-        .filter_map(|(addr, id)| {
-            let a = people[id as usize].take()?;
-            Some(Person {
-                addr,
-                name: best_name(&a.names),
+    // Best names: the most frequent, ties to the alphabetically first.
+    for (row, name) in best_names(row_names, &strings) {
+        exposures[row as usize].name = name;
+    }
+    let person_name: FxMap<u32, u32> = best_names(person_names, &strings).collect();
+
+    // Each person's incidents (ascending: incidents were visited in order), in rank order.
+    let mut count = vec![0u32; n_people];
+    for &(p, _) in &person_incident {
+        count[p as usize] += 1;
+    }
+    let mut start = vec![0u32; n_people];
+    let mut at = 0u32;
+    for &p in &by_rank {
+        start[p as usize] = at;
+        at += count[p as usize];
+    }
+    let mut person_incidents = vec![0u32; person_incident.len()];
+    let mut fill = start.clone();
+    for (p, k) in person_incident {
+        person_incidents[fill[p as usize] as usize] = k;
+        fill[p as usize] += 1;
+    }
+    drop(fill);
+    let people = by_rank
+        .iter()
+        .map(|&p| {
+            let a = &acc[p as usize];
+            let s = start[p as usize];
+            Person {
+                addr: addr_of[p as usize],
+                name: person_name.get(&p).copied().unwrap_or(0),
                 internal: a.internal,
-                incidents: a.incidents,
+                incidents: s..s + count[p as usize],
                 messages: a.messages,
                 first_exposed: a.first,
                 last_exposed: a.last,
                 max_audience: a.max_audience,
                 new: None,
-            })
+            }
         })
         .collect();
     Report {
@@ -374,18 +473,53 @@ pub fn analyse(findings: Vec<Finding>, jaccard: f64) -> Report {
         people,
         exposures,
         message_id_conflicts,
+        strings,
+        person_incidents,
     }
 }
 
-/// Mark what is new since an earlier audit (its partial result): an incident none of whose
-/// messages was in it (by identity key), a person whose address was not exposed in it.
-pub fn mark_new(report: &mut Report, baseline: &[crate::model::InputResult]) {
+/// For each key, the most frequent name; ties to the alphabetically first.
+fn best_names<'a>(
+    mut pairs: Vec<(u32, u32)>,
+    strings: &'a Strings,
+) -> impl Iterator<Item = (u32, u32)> + 'a {
+    pairs.sort_unstable();
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    let mut i = 0;
+    while i < pairs.len() {
+        let key = pairs[i].0;
+        let mut best: Option<(u32, usize)> = None;
+        while i < pairs.len() && pairs[i].0 == key {
+            let name = pairs[i].1;
+            let mut n = 0;
+            while i < pairs.len() && pairs[i] == (key, name) {
+                n += 1;
+                i += 1;
+            }
+            best = match best {
+                Some((b, bn)) if bn > n || (bn == n && strings.get(b) <= strings.get(name)) => {
+                    Some((b, bn))
+                }
+                _ => Some((name, n)),
+            };
+        }
+        if let Some((name, _)) = best {
+            out.push((key, name));
+        }
+    }
+    out.into_iter()
+}
+
+/// Mark what is new since an earlier audit (its partial result, with its strings): an
+/// incident none of whose messages was in it (by identity key), a person whose address was not
+/// exposed in it.
+pub fn mark_new(report: &mut Report, baseline: &[crate::model::InputResult], strings: &Strings) {
     let mut keys: HashSet<u64> = HashSet::new();
     let mut addrs: HashSet<&str> = HashSet::new();
     for f in baseline.iter().flat_map(|p| &p.findings) {
         keys.extend(f.keys.msgid);
         keys.extend(f.keys.content);
-        addrs.extend(f.exposed.iter().map(|e| &*e.addr));
+        addrs.extend(f.exposed.iter().map(|e| strings.get(e.addr)));
     }
     for inc in &mut report.incidents {
         let seen = inc.messages.iter().any(|&m| {
@@ -397,42 +531,22 @@ pub fn mark_new(report: &mut Report, baseline: &[crate::model::InputResult]) {
         });
         inc.new = Some(!seen);
     }
-    for p in &mut report.people {
-        p.new = Some(!addrs.contains(&*p.addr));
+    let new: Vec<bool> = report
+        .people
+        .iter()
+        .map(|p| !addrs.contains(report.strings.get(p.addr)))
+        .collect();
+    for (p, n) in report.people.iter_mut().zip(new) {
+        p.new = Some(n);
     }
 }
 
 fn label(fields: u8) -> &'static str {
-    ExposedAddr {
-        addr: "".into(),
-        name: String::new(),
-        fields,
-        internal: false,
-    }
-    .field_label()
-}
-
-/// Display names seen for one address, with counts. Almost always zero or one name, so a
-/// small vector (a map would allocate a whole node per person).
-type Names = Vec<(String, usize)>;
-
-/// The most frequent non-empty display name; ties go to the alphabetically first.
-fn best_name(names: &Names) -> String {
-    names
-        .iter()
-        .filter(|(n, _)| !n.is_empty())
-        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
-        .map(|(n, _)| n.clone())
-        .unwrap_or_default()
-}
-
-fn count_name(names: &mut Names, name: &str) {
-    if name.is_empty() {
-        return;
-    }
-    match names.iter_mut().find(|(n, _)| n == name) {
-        Some((_, c)) => *c += 1,
-        None => names.push((name.to_string(), 1)),
+    use crate::detect::{IN_CC, IN_TO};
+    match (fields & IN_TO != 0, fields & IN_CC != 0) {
+        (true, true) => "to+cc",
+        (true, false) => "to",
+        _ => "cc",
     }
 }
 
@@ -450,77 +564,34 @@ fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     }
 }
 
-struct ExposureAcc {
-    addr: Arc<str>,
-    names: Names,
-    fields: u8,
-    first: Option<i64>,
-    messages: usize,
-    audience: usize,
-    internal: bool,
-}
-
-impl ExposureAcc {
-    fn new(e: &ExposedAddr) -> Self {
-        ExposureAcc {
-            addr: e.addr.clone(),
-            names: Names::new(),
-            fields: 0,
-            first: None,
-            messages: 0,
-            audience: 0,
-            internal: e.internal,
-        }
-    }
-    fn add(&mut self, e: &ExposedAddr, f: &Finding) {
-        count_name(&mut self.names, &e.name);
-        self.fields |= e.fields;
-        self.first = min_opt(self.first, f.date);
-        self.messages += 1;
-        self.audience = self.audience.max(f.audience);
-    }
-}
-
+/// What is added up per person while the incidents are walked.
+#[derive(Clone, Default)]
 struct PersonAcc {
-    names: Names,
     internal: bool,
-    /// Ascending: incidents are visited in order.
-    incidents: Vec<usize>,
-    messages: usize,
+    /// The last incident (index + 1) the person was seen in.
+    last_incident: u32,
+    messages: u32,
     first: Option<i64>,
     last: Option<i64>,
-    max_audience: usize,
-}
-
-impl PersonAcc {
-    fn new(e: &ExposedAddr) -> Self {
-        PersonAcc {
-            names: Names::new(),
-            internal: e.internal,
-            incidents: Vec::new(),
-            messages: 0,
-            first: None,
-            last: None,
-            max_audience: 0,
-        }
-    }
-    fn add(&mut self, e: &ExposedAddr, f: &Finding, incident: usize) {
-        count_name(&mut self.names, &e.name);
-        if self.incidents.last() != Some(&incident) {
-            self.incidents.push(incident);
-        }
-        self.messages += 1;
-        self.first = min_opt(self.first, f.date);
-        self.last = max_opt(self.last, f.date);
-        self.max_audience = self.max_audience.max(f.audience);
-    }
+    max_audience: u32,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn finding(id: &str, date: i64, to: &[&str], parents: &[&str], subject: &str) -> Finding {
+    fn analyse_with(f: Vec<Finding>, s: &mut Strings, t: f64) -> Report {
+        analyse(f, std::mem::take(s), t)
+    }
+
+    fn finding(
+        s: &mut Strings,
+        id: &str,
+        date: i64,
+        to: &[&str],
+        parents: &[&str],
+        subject: &str,
+    ) -> Finding {
         Finding {
             location: Location::File {
                 path: format!("/m/{id}").into(),
@@ -539,9 +610,9 @@ mod tests {
             bcc: 0,
             exposed: to
                 .iter()
-                .map(|a| ExposedAddr {
-                    addr: (*a).into(),
-                    name: String::new(),
+                .map(|a| crate::model::Exposed {
+                    addr: s.intern(a),
+                    name: 0,
                     fields: 1,
                     internal: false,
                 })
@@ -563,18 +634,20 @@ mod tests {
 
     #[test]
     fn reminders_to_the_same_list_are_one_incident() {
+        let mut s = Strings::default();
         let list: Vec<String> = (0..10).map(|i| format!("r{i}@x.test")).collect();
         let l: Vec<&str> = list.iter().map(|s| s.as_str()).collect();
         let other: Vec<String> = (0..10).map(|i| format!("o{i}@x.test")).collect();
         let o: Vec<&str> = other.iter().map(|s| s.as_str()).collect();
         let mut nine = l.clone();
         nine.pop(); // 9/10 overlap = 0.9
-        let r = analyse(
+        let r = analyse_with(
             vec![
-                finding("b", 200, &nine, &[], "Reminder"),
-                finding("a", 100, &l, &[], "Meeting"),
-                finding("c", 300, &o, &[], "Other"),
+                finding(&mut s, "b", 200, &nine, &[], "Reminder"),
+                finding(&mut s, "a", 100, &l, &[], "Meeting"),
+                finding(&mut s, "c", 300, &o, &[], "Other"),
             ],
+            &mut s,
             0.8,
         );
         assert_eq!(r.incidents.len(), 2);
@@ -586,20 +659,22 @@ mod tests {
         let p0 = &r.people[r
             .people
             .iter()
-            .position(|p| &*p.addr == "r0@x.test")
+            .position(|p| r.str(p.addr) == "r0@x.test")
             .unwrap()];
         assert_eq!((p0.messages, p0.incidents.len()), (2, 1));
     }
 
     #[test]
     fn reply_links_join_and_mark_reply_all() {
+        let mut s = Strings::default();
         let a: Vec<&str> = vec!["a@x.test", "b@x.test"];
         let b: Vec<&str> = vec!["c@x.test", "d@x.test"];
-        let r = analyse(
+        let r = analyse_with(
             vec![
-                finding("p", 100, &a, &[], "Survey"),
-                finding("q", 200, &b, &["p"], "Re: Survey"),
+                finding(&mut s, "p", 100, &a, &[], "Survey"),
+                finding(&mut s, "q", 200, &b, &["p"], "Re: Survey"),
             ],
+            &mut s,
             0.8,
         );
         assert_eq!(r.incidents.len(), 1);
@@ -609,13 +684,18 @@ mod tests {
 
     #[test]
     fn a_reused_message_id_with_other_recipients_is_not_a_copy() {
+        let mut s = Strings::default();
         let a: Vec<&str> = vec!["a@x.test", "b@x.test"];
         let b: Vec<&str> = vec!["c@x.test", "d@x.test"];
-        let mut second = finding("p", 100, &b, &[], "S");
+        let mut second = finding(&mut s, "p", 100, &b, &[], "S");
         second.location = Location::File {
             path: "/other/p".into(),
         };
-        let r = analyse(vec![finding("p", 100, &a, &[], "S"), second], 0.8);
+        let r = analyse_with(
+            vec![finding(&mut s, "p", 100, &a, &[], "S"), second],
+            &mut s,
+            0.8,
+        );
         assert_eq!(r.messages.len(), 2);
         assert_eq!(
             r.people.len(),
@@ -627,12 +707,17 @@ mod tests {
 
     #[test]
     fn copies_are_merged_with_all_locations() {
+        let mut s = Strings::default();
         let a: Vec<&str> = vec!["a@x.test"];
-        let mut f2 = finding("p", 100, &a, &[], "S");
+        let mut f2 = finding(&mut s, "p", 100, &a, &[], "S");
         f2.location = Location::File {
             path: "/other/p".into(),
         };
-        let r = analyse(vec![finding("p", 100, &a, &[], "S"), f2], 0.8);
+        let r = analyse_with(
+            vec![finding(&mut s, "p", 100, &a, &[], "S"), f2],
+            &mut s,
+            0.8,
+        );
         assert_eq!(r.messages.len(), 1);
         let s: Vec<String> = r.messages[0]
             .sources

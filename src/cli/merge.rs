@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use bccaudit::export::{self, out_dir::ReportDir};
+use bccaudit::intern::Strings;
 use bccaudit::model::ScanResult;
 use bccaudit::partial;
 use bccaudit::run::{self, Observer};
@@ -48,21 +49,26 @@ pub fn run(a: MergeArgs, arguments: Vec<String>) -> Result<ExitCode> {
     let dir = ReportDir::prepare(&a.out, a.force).context("--out")?;
     let bars = Bars::new(!a.quiet);
     let mut partials = Vec::new();
+    let mut strings = Strings::default();
     for p in &a.partials {
         bars.phase(&format!("reading {}", p.display()));
-        let (header, parts) = partial::read(p)?;
+        let (header, parts) = partial::read(p, &mut strings)?;
         partials.push((p.display().to_string(), header, parts));
     }
     let baseline = match &a.baseline {
-        Some(p) => Some(partial::read(p).context("--baseline")?.1),
+        Some(p) => {
+            let mut s = Strings::default();
+            let parts = partial::read(p, &mut s).context("--baseline")?.1;
+            Some((parts, s))
+        }
         None => None,
     };
     bars.phase_done();
     let (options, parts) = partial::order(partials).map_err(anyhow::Error::msg)?;
-    let result = ScanResult::combine_recorded(parts);
+    let result = ScanResult::combine_recorded(parts, strings);
     let (result, mut report) = run::analyse(result, options.jaccard, &bars);
-    if let Some(old) = &baseline {
-        bccaudit::analysis::mark_new(&mut report, old);
+    if let Some((old, s)) = &baseline {
+        bccaudit::analysis::mark_new(&mut report, old, s);
     }
     let run_info = export::summary::RunInfo {
         arguments,

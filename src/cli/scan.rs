@@ -316,10 +316,10 @@ pub fn run(a: ScanArgs, arguments: Vec<String>) -> Result<ExitCode> {
             arguments,
         };
         bars.phase("writing the partial result");
-        partial::write(p, &header, &scanned.parts)?;
+        partial::write(p, &header, &scanned.parts, &scanned.strings)?;
         bars.phase_done();
         save_state(&a, &mut state, &records)?;
-        let result = ScanResult::combine(scanned.parts, scanned.unique);
+        let result = ScanResult::combine(scanned.parts, scanned.unique, scanned.strings);
         out!(
             "Scanned {} messages from {} input(s); {} exposing message(s). Partial result in {}.",
             result.stats.messages_read,
@@ -338,7 +338,7 @@ pub fn run(a: ScanArgs, arguments: Vec<String>) -> Result<ExitCode> {
     }
 
     let accounts = scanned.accounts.clone();
-    let result = ScanResult::combine(scanned.parts, scanned.unique);
+    let result = ScanResult::combine(scanned.parts, scanned.unique, scanned.strings);
     let t_analysis = Instant::now();
     let (mut result, mut report) = run::analyse(result, a.jaccard, &bars);
     if let Some(dir) = &opts.evidence_dir {

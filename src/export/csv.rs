@@ -244,15 +244,20 @@ fn affected(report: &Report, dir: &Path) -> Result<(), ExportError> {
         let mut ids: Vec<&str> = Vec::new();
         for p in &report.people {
             ids.clear();
-            ids.extend(p.incidents.iter().map(|&k| report.incidents[k].id.as_str()));
+            let incidents = report.incidents_of(p);
+            ids.extend(
+                incidents
+                    .iter()
+                    .map(|&k| report.incidents[k as usize].id.as_str()),
+            );
             let mut cells = vec![
-                Cell::Str(&p.addr),
-                Cell::Str(&p.name),
-                Cell::Num(p.incidents.len() as u64),
-                Cell::Num(p.messages as u64),
+                Cell::Str(report.str(p.addr)),
+                Cell::Str(report.str(p.name)),
+                Cell::Num(incidents.len() as u64),
+                Cell::Num(u64::from(p.messages)),
                 Cell::Date(p.first_exposed),
                 Cell::Date(p.last_exposed),
-                Cell::Num(p.max_audience as u64),
+                Cell::Num(u64::from(p.max_audience)),
                 Cell::Join(&ids, " "),
                 Cell::Bool(p.internal),
             ];
@@ -271,13 +276,13 @@ fn exposures(report: &Report, dir: &Path) -> Result<(), ExportError> {
             row(
                 w,
                 &[
-                    Cell::Str(&report.incidents[e.incident].id),
-                    Cell::Str(&e.addr),
-                    Cell::Str(&e.name),
-                    Cell::Str(e.field),
+                    Cell::Str(&report.incidents[e.incident as usize].id),
+                    Cell::Str(report.str(e.addr)),
+                    Cell::Str(report.str(e.name)),
+                    Cell::Str(e.field_label()),
                     Cell::Date(e.first_sent),
-                    Cell::Num(e.messages as u64),
-                    Cell::Num(e.audience as u64),
+                    Cell::Num(u64::from(e.messages)),
+                    Cell::Num(u64::from(e.audience)),
                     Cell::Bool(e.internal),
                 ],
             )?;
