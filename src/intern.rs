@@ -4,17 +4,18 @@
 
 /// An arena of distinct strings. Id 0 is the empty string.
 pub struct Strings {
-    bytes: Vec<u8>,
-    /// End offset of each string in `bytes` (the start is the previous end).
+    text: String,
+    /// End offset of each string in `text` (the start is the previous end).
     ends: Vec<u64>,
-    /// Open addressing: id + 1, or 0 for an empty slot. Length a power of two.
-    slots: Vec<u32>,
+    /// Open addressing: (high half of the hash) << 32 | (id + 1), or 0 for an empty slot; the
+    /// hash half spares a string comparison on most collisions. Length a power of two.
+    slots: Vec<u64>,
 }
 
 impl Default for Strings {
     fn default() -> Self {
         let mut s = Strings {
-            bytes: Vec::new(),
+            text: String::new(),
             ends: Vec::new(),
             slots: vec![0; 1024],
         };
@@ -51,17 +52,19 @@ impl Strings {
             self.grow();
         }
         let mask = self.slots.len() - 1;
-        let mut i = hash(s) as usize & mask;
+        let h = hash(s);
+        let tag = h >> 32 << 32;
+        let mut i = h as usize & mask;
         loop {
             match self.slots[i] {
                 0 => {
                     let id = self.ends.len() as u32;
-                    self.bytes.extend_from_slice(s.as_bytes());
-                    self.ends.push(self.bytes.len() as u64);
-                    self.slots[i] = id + 1;
+                    self.text.push_str(s);
+                    self.ends.push(self.text.len() as u64);
+                    self.slots[i] = tag | u64::from(id + 1);
                     return id;
                 }
-                k if self.get(k - 1) == s => return k - 1,
+                k if k & !0xffff_ffff == tag && self.get(k as u32 - 1) == s => return k as u32 - 1,
                 _ => i = (i + 1) & mask,
             }
         }
@@ -70,25 +73,30 @@ impl Strings {
     /// The id of `s` if it is stored.
     pub fn find(&self, s: &str) -> Option<u32> {
         let mask = self.slots.len() - 1;
-        let mut i = hash(s) as usize & mask;
+        let h = hash(s);
+        let tag = h >> 32 << 32;
+        let mut i = h as usize & mask;
         loop {
             match self.slots[i] {
                 0 => return None,
-                k if self.get(k - 1) == s => return Some(k - 1),
+                k if k & !0xffff_ffff == tag && self.get(k as u32 - 1) == s => {
+                    return Some(k as u32 - 1)
+                }
                 _ => i = (i + 1) & mask,
             }
         }
     }
 
     fn grow(&mut self) {
-        let mut slots = vec![0u32; self.slots.len() * 2];
+        let mut slots = vec![0u64; self.slots.len() * 2];
         let mask = slots.len() - 1;
         for id in 0..self.ends.len() as u32 {
-            let mut i = hash(self.get(id)) as usize & mask;
+            let h = hash(self.get(id));
+            let mut i = h as usize & mask;
             while slots[i] != 0 {
                 i = (i + 1) & mask;
             }
-            slots[i] = id + 1;
+            slots[i] = (h >> 32 << 32) | u64::from(id + 1);
         }
         self.slots = slots;
     }
@@ -101,8 +109,8 @@ impl Strings {
             self.ends[id - 1] as usize
         };
         let end = self.ends[id] as usize;
-        // Only whole `&str`s are ever appended, so every range is valid UTF-8.
-        std::str::from_utf8(&self.bytes[start..end]).unwrap_or_default()
+        // Only whole `&str`s are appended: every range is on character boundaries.
+        &self.text[start..end]
     }
 
     /// Number of distinct strings (the empty one included).
