@@ -36,42 +36,72 @@ enum Cell<'a> {
 }
 
 fn row(w: &mut Out<'_>, cells: &[Cell<'_>]) -> csv::Result<()> {
-    let mut buf = String::new();
+    let mut joined = String::new();
     for c in cells {
-        use std::fmt::Write as _;
-        buf.clear();
-        let text: &str = match c {
-            Cell::Str(s) => s,
-            Cell::Num(n) => {
-                let _ = write!(buf, "{n}");
-                &buf
-            }
-            Cell::Date(d) => {
-                if let Some(t) = d {
-                    crate::parse::date::write_rfc3339(&mut buf, *t);
-                }
-                &buf
-            }
-            Cell::Bool(b) => {
-                if *b {
-                    "true"
-                } else {
-                    "false"
-                }
-            }
+        let mut digits = [0u8; 24];
+        match c {
+            // Numbers, dates and booleans can never start a formula: no guard needed.
+            Cell::Num(n) => w.write_field(format_u64(*n, &mut digits))?,
+            Cell::Date(Some(t)) => w.write_field(format_date(*t, &mut digits))?,
+            Cell::Date(None) => w.write_field(b"")?,
+            Cell::Bool(b) => w.write_field(if *b { "true" } else { "false" })?,
+            Cell::Str(s) => w.write_field(guard_cell(s).as_bytes())?,
             Cell::Join(parts, sep) => {
+                joined.clear();
                 for (i, p) in parts.iter().enumerate() {
                     if i > 0 {
-                        buf.push_str(sep);
+                        joined.push_str(sep);
                     }
-                    buf.push_str(p);
+                    joined.push_str(p);
                 }
-                &buf
+                w.write_field(guard_cell(&joined).as_bytes())?
             }
-        };
-        w.write_field(guard_cell(text).as_bytes())?;
+        }
     }
     w.write_record(None::<&[u8]>)
+}
+
+/// Decimal digits of `n` in `buf`, without the formatting machinery.
+fn format_u64(mut n: u64, buf: &mut [u8; 24]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` (as [`crate::parse::date::rfc3339`]) in `buf`.
+fn format_date(t: i64, buf: &mut [u8; 24]) -> &[u8] {
+    let (y, mo, d, h, mi, s) = crate::parse::date::civil(t);
+    if !(0..=9999).contains(&y) {
+        // Outside four digits: the general formatter.
+        let text = crate::parse::date::rfc3339(t);
+        let n = text.len().min(buf.len());
+        buf[..n].copy_from_slice(&text.as_bytes()[..n]);
+        return &buf[..n];
+    }
+    let two = |b: &mut [u8], v: i64| {
+        b[0] = b'0' + (v / 10) as u8;
+        b[1] = b'0' + (v % 10) as u8;
+    };
+    two(&mut buf[0..2], y / 100);
+    two(&mut buf[2..4], y % 100);
+    buf[4] = b'-';
+    two(&mut buf[5..7], mo);
+    buf[7] = b'-';
+    two(&mut buf[8..10], d);
+    buf[10] = b'T';
+    two(&mut buf[11..13], h);
+    buf[13] = b':';
+    two(&mut buf[14..16], mi);
+    buf[16] = b':';
+    two(&mut buf[17..19], s);
+    buf[19] = b'Z';
+    &buf[..20]
 }
 
 fn header(w: &mut Out<'_>, names: &[&str]) -> csv::Result<()> {

@@ -85,6 +85,13 @@ pub fn rfc3339(t: i64) -> String {
 
 /// [`rfc3339`] appended to `out`, without allocating.
 pub fn write_rfc3339(out: &mut String, t: i64) {
+    use std::fmt::Write as _;
+    let (y, m, d, h, mi, s) = civil(t);
+    let _ = write!(out, "{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z");
+}
+
+/// Unix seconds to (year, month, day, hour, minute, second), proleptic Gregorian, UTC.
+pub fn civil(t: i64) -> (i64, i64, i64, i64, i64, i64) {
     let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400);
     let z = days + 719_468;
@@ -96,19 +103,19 @@ pub fn write_rfc3339(out: &mut String, t: i64) {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    use std::fmt::Write as _;
-    let _ = write!(
-        out,
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    );
+    (y, m, d, secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_709_210_096), "2024-02-29T12:34:56Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+    }
 
     #[test]
     fn header_dates() {
