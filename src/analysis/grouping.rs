@@ -112,15 +112,32 @@ pub fn group_by_overlap(sets: &[Vec<u32>], n_tokens: usize, t: f64, uf: &mut Uni
         .collect();
     drop(rank);
 
-    let mut index: Vec<Vec<u32>> = vec![Vec::new(); n_tokens];
+    // The index of prefix tokens, flat: each token's postings are a run of `postings`, filled
+    // in message order, so while message i is probed a run holds exactly the earlier messages.
+    let prefix_len = |s: &[u32]| {
+        (s.len() + 1)
+            .saturating_sub(min_overlap(t, s.len()))
+            .min(s.len())
+    };
+    let mut start = vec![0u32; n_tokens + 1];
+    for s in &ranked {
+        for &tok in &s[..prefix_len(s)] {
+            start[tok as usize + 1] += 1;
+        }
+    }
+    for k in 0..n_tokens {
+        start[k + 1] += start[k];
+    }
+    let mut postings = vec![0u32; start[n_tokens] as usize];
+    let mut filled = vec![0u32; n_tokens];
     // Last message that probed each candidate (dedupes candidates without a set).
     let mut seen = vec![u32::MAX; sets.len()];
     for (i, s) in ranked.iter().enumerate() {
         let n = s.len();
-        let prefix = (n + 1).saturating_sub(min_overlap(t, n)).min(n);
-        for &tok in &s[..prefix] {
-            for &j in &index[tok as usize] {
-                let j = j as usize;
+        for &tok in &s[..prefix_len(s)] {
+            let run = start[tok as usize] as usize;
+            for k in run..run + filled[tok as usize] as usize {
+                let j = postings[k] as usize;
                 if seen[j] == i as u32 {
                     continue;
                 }
@@ -137,7 +154,8 @@ pub fn group_by_overlap(sets: &[Vec<u32>], n_tokens: usize, t: f64, uf: &mut Uni
                     uf.union(i, j);
                 }
             }
-            index[tok as usize].push(i as u32);
+            postings[run + filled[tok as usize] as usize] = i as u32;
+            filled[tok as usize] += 1;
         }
     }
 }

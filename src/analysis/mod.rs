@@ -115,6 +115,8 @@ pub struct Person {
     pub max_audience: u32,
     /// With a baseline: true when the address was not exposed in it.
     pub new: Option<bool>,
+    /// While the incidents are walked: the last one (index + 1) the person was seen in.
+    last_incident: u32,
 }
 
 /// One (incident, person) pair (an exposures.csv row).
@@ -331,8 +333,22 @@ pub fn analyse(findings: Vec<Finding>, strings: Strings, jaccard: f64) -> Report
         rank[p as usize] = r as u32;
     }
 
-    // Per person, in dense arrays (no allocation per person).
-    let mut acc = vec![PersonAcc::default(); n_people];
+    // Per person, added up in place, in address order (no allocation per person).
+    let mut people: Vec<Person> = by_rank
+        .iter()
+        .map(|&p| Person {
+            addr: addr_of[p as usize],
+            name: 0,
+            internal: false,
+            incidents: 0..0,
+            messages: 0,
+            first_exposed: None,
+            last_exposed: None,
+            max_audience: 0,
+            new: None,
+            last_incident: 0,
+        })
+        .collect();
     // (person, incident) the first time a person is seen in an incident, in incident order.
     let mut person_incident: Vec<(u32, u32)> = Vec::new();
     // (person, name) and (exposure row, name) for every named exposure: best names, later.
@@ -381,19 +397,19 @@ pub fn analyse(findings: Vec<Finding>, strings: Strings, jaccard: f64) -> Report
                 x.audience = x.audience.max(f.audience as u32);
                 if e.name != 0 {
                     row_names.push((row, e.name));
-                    person_names.push((p, e.name));
+                    person_names.push((rank[p as usize], e.name));
                 }
-                let a = &mut acc[p as usize];
+                let a = &mut people[rank[p as usize] as usize];
                 if a.messages == 0 {
                     a.internal = e.internal;
                 }
                 if a.last_incident != k as u32 + 1 {
                     a.last_incident = k as u32 + 1;
-                    person_incident.push((p, k as u32));
+                    person_incident.push((rank[p as usize], k as u32));
                 }
                 a.messages += 1;
-                a.first = min_opt(a.first, f.date);
-                a.last = max_opt(a.last, f.date);
+                a.first_exposed = min_opt(a.first_exposed, f.date);
+                a.last_exposed = max_opt(a.last_exposed, f.date);
                 a.max_audience = a.max_audience.max(f.audience as u32);
             }
             for h in &f.bcc_only {
@@ -423,49 +439,35 @@ pub fn analyse(findings: Vec<Finding>, strings: Strings, jaccard: f64) -> Report
         }
     }
     drop(local);
+    drop(rank);
+    drop(by_rank);
 
     // Best names: the most frequent, ties to the alphabetically first.
     for (row, name) in best_names(row_names, &strings) {
         exposures[row as usize].name = name;
     }
-    let person_name: FxMap<u32, u32> = best_names(person_names, &strings).collect();
+    for (r, name) in best_names(person_names, &strings) {
+        people[r as usize].name = name;
+    }
 
-    // Each person's incidents (ascending: incidents were visited in order), in rank order.
+    // Each person's incidents (ascending: incidents were visited in order), people in order.
     let mut count = vec![0u32; n_people];
-    for &(p, _) in &person_incident {
-        count[p as usize] += 1;
+    for &(r, _) in &person_incident {
+        count[r as usize] += 1;
     }
-    let mut start = vec![0u32; n_people];
     let mut at = 0u32;
-    for &p in &by_rank {
-        start[p as usize] = at;
-        at += count[p as usize];
+    for (person, &c) in people.iter_mut().zip(&count) {
+        person.incidents = at..at + c;
+        at += c;
     }
+    drop(count);
     let mut person_incidents = vec![0u32; person_incident.len()];
-    let mut fill = start.clone();
-    for (p, k) in person_incident {
-        person_incidents[fill[p as usize] as usize] = k;
-        fill[p as usize] += 1;
+    let mut fill: Vec<u32> = people.iter().map(|p| p.incidents.start).collect();
+    for (r, k) in person_incident {
+        person_incidents[fill[r as usize] as usize] = k;
+        fill[r as usize] += 1;
     }
     drop(fill);
-    let people = by_rank
-        .iter()
-        .map(|&p| {
-            let a = &acc[p as usize];
-            let s = start[p as usize];
-            Person {
-                addr: addr_of[p as usize],
-                name: person_name.get(&p).copied().unwrap_or(0),
-                internal: a.internal,
-                incidents: s..s + count[p as usize],
-                messages: a.messages,
-                first_exposed: a.first,
-                last_exposed: a.last,
-                max_audience: a.max_audience,
-                new: None,
-            }
-        })
-        .collect();
     Report {
         messages: msgs,
         incidents,
@@ -561,18 +563,6 @@ fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
         (Some(x), Some(y)) => Some(x.max(y)),
         (x, y) => x.or(y),
     }
-}
-
-/// What is added up per person while the incidents are walked.
-#[derive(Clone, Default)]
-struct PersonAcc {
-    internal: bool,
-    /// The last incident (index + 1) the person was seen in.
-    last_incident: u32,
-    messages: u32,
-    first: Option<i64>,
-    last: Option<i64>,
-    max_audience: u32,
 }
 
 #[cfg(test)]
