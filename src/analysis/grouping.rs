@@ -136,8 +136,9 @@ pub fn group_by_overlap(sets: &[Vec<u32>], n_tokens: usize, t: f64, uf: &mut Uni
         let n = s.len();
         for &tok in &s[..prefix_len(s)] {
             let run = start[tok as usize] as usize;
-            for k in run..run + filled[tok as usize] as usize {
-                let j = postings[k] as usize;
+            let earlier = run..run + filled[tok as usize] as usize;
+            for &j in &postings[earlier] {
+                let j = j as usize;
                 if seen[j] == i as u32 {
                     continue;
                 }
