@@ -325,8 +325,9 @@ pub fn analyse(findings: Vec<Finding>, strings: Strings, jaccard: f64) -> Report
     // Each address's place in byte order: rows are sorted by comparing numbers, not strings.
     let mut by_rank: Vec<u32> = (0..n_people as u32).collect();
     {
-        let text: Vec<&str> = addr_of.iter().map(|&a| strings.get(a)).collect();
-        by_rank.sort_unstable_by(|&a, &b| text[a as usize].cmp(text[b as usize]));
+        use rayon::prelude::*;
+        let text: Vec<&str> = addr_of.par_iter().map(|&a| strings.get(a)).collect();
+        by_rank.par_sort_unstable_by(|&a, &b| text[a as usize].cmp(text[b as usize]));
     }
     let mut rank = vec![0u32; n_people];
     for (r, &p) in by_rank.iter().enumerate() {
