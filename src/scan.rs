@@ -19,9 +19,18 @@ use crate::warning::Warning;
 
 pub use crate::model::{ExposedAddr, Finding, InputResult, Keys, ScanResult, Stats};
 
+/// A finding's exposed people as the worker found them: their addresses and names in one
+/// buffer (no allocation per person), interned when folded.
+#[derive(Default)]
+struct RawExposed {
+    text: String,
+    /// End of the address, end of the name (in `text`), fields, internal.
+    items: Vec<(u32, u32, u8, bool)>,
+}
+
 enum Outcome {
     /// With its exposed people as strings, interned when folded.
-    Exposing(Box<(Finding, Vec<ExposedAddr>)>),
+    Exposing(Box<(Finding, RawExposed)>),
     Ordinary(Keys),
     Filtered,
 }
@@ -233,10 +242,22 @@ impl Collector {
                 }
                 Outcome::Ordinary(k) => k,
                 Outcome::Exposing(b) => {
-                    let (mut f, exposed) = *b;
-                    f.exposed = exposed
+                    let (mut f, raw) = *b;
+                    let mut at = 0usize;
+                    f.exposed = raw
+                        .items
                         .iter()
-                        .map(|e| e.intern(&mut self.strings))
+                        .map(|&(addr_end, name_end, fields, internal)| {
+                            let (a, n) = (addr_end as usize, name_end as usize);
+                            let e = crate::model::Exposed {
+                                addr: self.strings.intern(&raw.text[at..a]),
+                                name: self.strings.intern(&raw.text[a..n]),
+                                fields,
+                                internal,
+                            };
+                            at = n;
+                            e
+                        })
                         .collect();
                     let k = f.keys;
                     part.findings.push(f);
@@ -485,16 +506,18 @@ fn process_message(raw: Raw<'_>, opts: &ScanOptions, r: &mut UnitResult) {
         exposed: Vec::new(),
         keys,
     };
-    let exposed = c
-        .exposed
-        .iter()
-        .map(|e| ExposedAddr {
-            addr: e.addr.as_str().into(),
-            name: e.name.map(decode_phrase).unwrap_or_default(),
-            fields: e.fields,
-            internal: e.internal,
-        })
-        .collect();
+    let mut exposed = RawExposed::default();
+    exposed.items.reserve(c.exposed.len());
+    for e in &c.exposed {
+        exposed.text.push_str(&e.addr);
+        let addr_end = exposed.text.len() as u32;
+        if let Some(n) = e.name {
+            exposed.text.push_str(&decode_phrase(n));
+        }
+        exposed
+            .items
+            .push((addr_end, exposed.text.len() as u32, e.fields, e.internal));
+    }
     r.outcomes
         .push(Outcome::Exposing(Box::new((finding, exposed))));
 }
