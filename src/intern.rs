@@ -72,6 +72,9 @@ impl Strings {
 
     /// The id of `s` if it is stored.
     pub fn find(&self, s: &str) -> Option<u32> {
+        if self.slots.is_empty() {
+            return (0..self.ends.len() as u32).find(|&id| self.get(id) == s);
+        }
         let mask = self.slots.len() - 1;
         let h = hash(s);
         let tag = h >> 32 << 32;
@@ -87,8 +90,18 @@ impl Strings {
         }
     }
 
+    /// Free the index (its text stays readable with [`Strings::get`]; [`Strings::intern`] and
+    /// [`Strings::find`] rebuild it when next called).
+    pub fn drop_index(&mut self) {
+        self.slots = Vec::new();
+    }
+
     fn grow(&mut self) {
-        let mut slots = vec![0u64; self.slots.len() * 2];
+        let mut cap = (self.slots.len() * 2).max(1024);
+        while (self.ends.len() + 1) * 8 > cap * 7 {
+            cap *= 2;
+        }
+        let mut slots = vec![0u64; cap];
         let mask = slots.len() - 1;
         for id in 0..self.ends.len() as u32 {
             let h = hash(self.get(id));
@@ -142,5 +155,10 @@ mod tests {
         assert_eq!(s.find("nobody@example.org"), None);
         assert_eq!(s.intern("Zoë"), 100_001);
         assert_eq!(s.get(100_001), "Zoë");
+        s.drop_index();
+        assert_eq!(s.get(100_001), "Zoë");
+        assert_eq!(s.find("p7@example.org"), Some(8));
+        assert_eq!(s.intern("p7@example.org"), 8);
+        assert_eq!(s.intern("new@example.org"), 100_002);
     }
 }

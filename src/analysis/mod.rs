@@ -110,13 +110,39 @@ pub struct Person {
     /// Range of [`Report::person_incidents`]: see [`Report::incidents_of`].
     incidents: std::ops::Range<u32>,
     pub messages: u32,
-    pub first_exposed: Option<i64>,
-    pub last_exposed: Option<i64>,
+    pub first_exposed: When,
+    pub last_exposed: When,
     pub max_audience: u32,
     /// With a baseline: true when the address was not exposed in it.
     pub new: Option<bool>,
     /// While the incidents are walked: the last one (index + 1) the person was seen in.
     last_incident: u32,
+}
+
+/// A time in Unix seconds, or none, in 8 bytes (an `Option<i64>` takes 16: millions of rows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct When(i64);
+
+impl When {
+    pub const NONE: When = When(i64::MIN);
+
+    pub fn get(self) -> Option<i64> {
+        (self.0 != i64::MIN).then_some(self.0)
+    }
+
+    fn min(self, t: Option<i64>) -> When {
+        match (self.get(), t) {
+            (Some(a), Some(b)) => When(a.min(b)),
+            (a, b) => When(a.or(b).unwrap_or(i64::MIN)),
+        }
+    }
+
+    fn max(self, t: Option<i64>) -> When {
+        match (self.get(), t) {
+            (Some(a), Some(b)) => When(a.max(b)),
+            (a, b) => When(a.or(b).unwrap_or(i64::MIN)),
+        }
+    }
 }
 
 /// One (incident, person) pair (an exposures.csv row).
@@ -128,7 +154,7 @@ pub struct Exposure {
     pub internal: bool,
     /// [`crate::detect::IN_TO`] | [`crate::detect::IN_CC`].
     pub fields: u8,
-    pub first_sent: Option<i64>,
+    pub first_sent: When,
     pub messages: u32,
     pub audience: u32,
 }
@@ -233,7 +259,7 @@ fn sort_key(m: &Message) -> (bool, i64, String, Location) {
 }
 
 /// Build the report from the findings of a scan (their addresses and names in `strings`).
-pub fn analyse(findings: Vec<Finding>, strings: Strings, jaccard: f64) -> Report {
+pub fn analyse(findings: Vec<Finding>, mut strings: Strings, jaccard: f64) -> Report {
     let (mut msgs, message_id_conflicts) = merge_copies(findings);
     msgs.sort_by_cached_key(sort_key);
     let n = msgs.len();
@@ -355,6 +381,8 @@ pub fn analyse(findings: Vec<Finding>, strings: Strings, jaccard: f64) -> Report
         rank[p as usize] = r as u32;
     }
 
+    // The index that found strings is not needed from here on (only their text is).
+    strings.drop_index();
     // Per person, added up in place, in address order (no allocation per person).
     let mut people: Vec<Person> = by_rank
         .iter()
@@ -364,8 +392,8 @@ pub fn analyse(findings: Vec<Finding>, strings: Strings, jaccard: f64) -> Report
             internal: false,
             incidents: 0..0,
             messages: 0,
-            first_exposed: None,
-            last_exposed: None,
+            first_exposed: When::NONE,
+            last_exposed: When::NONE,
             max_audience: 0,
             new: None,
             last_incident: 0,
@@ -408,7 +436,7 @@ pub fn analyse(findings: Vec<Finding>, strings: Strings, jaccard: f64) -> Report
                         name: 0,
                         internal: e.internal,
                         fields: 0,
-                        first_sent: None,
+                        first_sent: When::NONE,
                         messages: 0,
                         audience: 0,
                     });
@@ -416,7 +444,7 @@ pub fn analyse(findings: Vec<Finding>, strings: Strings, jaccard: f64) -> Report
                 });
                 let x = &mut exposures[row as usize];
                 x.fields |= e.fields;
-                x.first_sent = min_opt(x.first_sent, f.date);
+                x.first_sent = x.first_sent.min(f.date);
                 x.messages += 1;
                 x.audience = x.audience.max(f.audience as u32);
                 if e.name != 0 {
@@ -432,8 +460,8 @@ pub fn analyse(findings: Vec<Finding>, strings: Strings, jaccard: f64) -> Report
                     person_incident.push((rank[p as usize], k as u32));
                 }
                 a.messages += 1;
-                a.first_exposed = min_opt(a.first_exposed, f.date);
-                a.last_exposed = max_opt(a.last_exposed, f.date);
+                a.first_exposed = a.first_exposed.min(f.date);
+                a.last_exposed = a.last_exposed.max(f.date);
                 a.max_audience = a.max_audience.max(f.audience as u32);
             }
             for h in &f.bcc_only {
@@ -445,11 +473,11 @@ pub fn analyse(findings: Vec<Finding>, strings: Strings, jaccard: f64) -> Report
         let mine = &mut exposures[first_row..];
         inc.exposed = mine.len();
         inc.external = mine.iter().filter(|x| !x.internal).count();
-        inc.audience = audience.len()
-            + bcc_audience
-                .iter()
-                .filter(|h| strings.find(h).is_none_or(|id| !audience.contains(&id)))
-                .count();
+        inc.audience = audience.len();
+        if !bcc_audience.is_empty() {
+            let shown: FxSet<&str> = mine.iter().map(|x| strings.get(x.addr)).collect();
+            inc.audience += bcc_audience.iter().filter(|h| !shown.contains(*h)).count();
+        }
         // Rows of this incident by address; row names must follow their rows.
         let mut order: Vec<u32> = (0..mine.len() as u32).collect();
         order.sort_unstable_by_key(|&i| rank[local[mine[i as usize].addr as usize] as usize]);
@@ -576,20 +604,6 @@ fn label(fields: u8) -> &'static str {
         (true, true) => "to+cc",
         (true, false) => "to",
         _ => "cc",
-    }
-}
-
-fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.min(y)),
-        (x, y) => x.or(y),
-    }
-}
-
-fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.max(y)),
-        (x, y) => x.or(y),
     }
 }
 
