@@ -115,8 +115,10 @@ pub struct Person {
     pub max_audience: u32,
     /// With a baseline: true when the address was not exposed in it.
     pub new: Option<bool>,
-    /// While the incidents are walked: the last one (index + 1) the person was seen in.
-    last_incident: u32,
+    /// While the incidents are walked: how often `name` was seen, and whether other names
+    /// were too (then the names are counted in a side list).
+    name_count: u32,
+    name_conflict: bool,
 }
 
 /// A time in Unix seconds, or none, in 8 bytes (an `Option<i64>` takes 16: millions of rows).
@@ -396,14 +398,15 @@ pub fn analyse(findings: Vec<Finding>, mut strings: Strings, jaccard: f64) -> Re
             last_exposed: When::NONE,
             max_audience: 0,
             new: None,
-            last_incident: 0,
+            name_count: 0,
+            name_conflict: false,
         })
         .collect();
-    // (person, incident) the first time a person is seen in an incident, in incident order.
-    let mut person_incident: Vec<(u32, u32)> = Vec::new();
+
     // (person, name) and (exposure row, name) for every named exposure: best names, later.
-    let mut person_names: Vec<(u32, u32)> = Vec::new();
-    let mut row_names: Vec<(u32, u32)> = Vec::new();
+    // Names counted aside only where one key saw several (with weights).
+    let mut person_names: Vec<(u32, u32, u32)> = Vec::new();
+    let mut row_names: Vec<(u32, u32, u32)> = Vec::new();
     let mut exposures: Vec<Exposure> = Vec::new();
     for (k, inc) in incidents.iter_mut().enumerate() {
         // Person → its row in `exposures` (rows of this incident start at `first_row`).
@@ -447,17 +450,31 @@ pub fn analyse(findings: Vec<Finding>, mut strings: Strings, jaccard: f64) -> Re
                 x.first_sent = x.first_sent.min(f.date);
                 x.messages += 1;
                 x.audience = x.audience.max(f.audience as u32);
+                let r = rank[p as usize];
                 if e.name != 0 {
-                    row_names.push((row, e.name));
-                    person_names.push((rank[p as usize], e.name));
+                    if inc.messages.len() == 1 {
+                        // One message: one exposure per row, its name is the name.
+                        exposures[row as usize].name = e.name;
+                    } else {
+                        row_names.push((row, e.name, 1));
+                    }
+                    let a = &mut people[r as usize];
+                    if a.name == 0 {
+                        a.name = e.name;
+                        a.name_count = 1;
+                    } else if a.name == e.name && !a.name_conflict {
+                        a.name_count += 1;
+                    } else {
+                        if !a.name_conflict {
+                            a.name_conflict = true;
+                            person_names.push((r, a.name, a.name_count));
+                        }
+                        person_names.push((r, e.name, 1));
+                    }
                 }
-                let a = &mut people[rank[p as usize] as usize];
+                let a = &mut people[r as usize];
                 if a.messages == 0 {
                     a.internal = e.internal;
-                }
-                if a.last_incident != k as u32 + 1 {
-                    a.last_incident = k as u32 + 1;
-                    person_incident.push((rank[p as usize], k as u32));
                 }
                 a.messages += 1;
                 a.first_exposed = a.first_exposed.min(f.date);
@@ -487,15 +504,13 @@ pub fn analyse(findings: Vec<Finding>, mut strings: Strings, jaccard: f64) -> Re
         }
         let sorted: Vec<Exposure> = order.iter().map(|&i| mine[i as usize].clone()).collect();
         mine.clone_from_slice(&sorted);
-        for (row, _) in row_names.iter_mut().rev() {
+        for (row, _, _) in row_names.iter_mut().rev() {
             if (*row as usize) < first_row {
                 break;
             }
             *row = moved_to[*row as usize - first_row];
         }
     }
-    drop(local);
-    drop(rank);
     drop(by_rank);
 
     // Best names: the most frequent, ties to the alphabetically first.
@@ -506,10 +521,12 @@ pub fn analyse(findings: Vec<Finding>, mut strings: Strings, jaccard: f64) -> Re
         people[r as usize].name = name;
     }
 
-    // Each person's incidents (ascending: incidents were visited in order), people in order.
+    // Each person's incidents, from the exposure rows (one per incident and person, in
+    // incident order, so each person's list comes out ascending); people in order.
+    let person_of = |x: &Exposure| rank[local[x.addr as usize] as usize] as usize;
     let mut count = vec![0u32; n_people];
-    for &(r, _) in &person_incident {
-        count[r as usize] += 1;
+    for x in &exposures {
+        count[person_of(x)] += 1;
     }
     let mut at = 0u32;
     for (person, &c) in people.iter_mut().zip(&count) {
@@ -517,13 +534,16 @@ pub fn analyse(findings: Vec<Finding>, mut strings: Strings, jaccard: f64) -> Re
         at += c;
     }
     drop(count);
-    let mut person_incidents = vec![0u32; person_incident.len()];
+    let mut person_incidents = vec![0u32; exposures.len()];
     let mut fill: Vec<u32> = people.iter().map(|p| p.incidents.start).collect();
-    for (r, k) in person_incident {
-        person_incidents[fill[r as usize] as usize] = k;
-        fill[r as usize] += 1;
+    for x in &exposures {
+        let p = person_of(x);
+        person_incidents[fill[p] as usize] = x.incident;
+        fill[p] += 1;
     }
     drop(fill);
+    drop(local);
+    drop(rank);
     Report {
         messages: msgs,
         incidents,
@@ -535,26 +555,28 @@ pub fn analyse(findings: Vec<Finding>, mut strings: Strings, jaccard: f64) -> Re
     }
 }
 
-/// For each key, the most frequent name; ties to the alphabetically first.
+/// For each key, the most frequent name (counting weights); ties to the alphabetically first.
 fn best_names<'a>(
-    mut pairs: Vec<(u32, u32)>,
+    mut triples: Vec<(u32, u32, u32)>,
     strings: &'a Strings,
 ) -> impl Iterator<Item = (u32, u32)> + 'a {
-    pairs.sort_unstable();
+    triples.sort_unstable();
     let mut out: Vec<(u32, u32)> = Vec::new();
     let mut i = 0;
-    while i < pairs.len() {
-        let key = pairs[i].0;
-        let mut best: Option<(u32, usize)> = None;
-        while i < pairs.len() && pairs[i].0 == key {
-            let name = pairs[i].1;
-            let mut n = 0;
-            while i < pairs.len() && pairs[i] == (key, name) {
-                n += 1;
+    while i < triples.len() {
+        let key = triples[i].0;
+        let mut best: Option<(u32, u64)> = None;
+        while i < triples.len() && triples[i].0 == key {
+            let name = triples[i].1;
+            let mut n = 0u64;
+            while i < triples.len() && (triples[i].0, triples[i].1) == (key, name) {
+                n += u64::from(triples[i].2);
                 i += 1;
             }
             best = match best {
-                Some((b, bn)) if bn > n || (bn == n && strings.get(b) <= strings.get(name)) => {
+                Some((b, bn))
+                    if bn > n || (bn == n && strings.get(b) <= strings.get(name)) =>
+                {
                     Some((b, bn))
                 }
                 _ => Some((name, n)),
