@@ -79,6 +79,8 @@ pub struct Message {
     pub custodians: Vec<Arc<str>>,
     pub incident: usize,
     pub reply_all: bool,
+    /// How many people it exposed (`finding.exposed` is released by the analysis).
+    pub exposed_count: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -243,6 +245,7 @@ fn merge_copies(findings: Vec<Finding>) -> (Vec<Message>, usize) {
                     sha256: vec![sha],
                     incident: 0,
                     reply_all: false,
+                    exposed_count: 0,
                 });
             }
         }
@@ -402,12 +405,21 @@ pub fn analyse(findings: Vec<Finding>, mut strings: Strings, jaccard: f64) -> Re
             name_conflict: false,
         })
         .collect();
+    // From here on a string id leads straight to its person's row (its rank).
+    for l in local.iter_mut().filter(|l| **l != u32::MAX) {
+        *l = rank[*l as usize];
+    }
+    drop(rank);
+    drop(by_rank);
+    drop(addr_of);
 
     // (person, name) and (exposure row, name) for every named exposure: best names, later.
     // Names counted aside only where one key saw several (with weights).
     let mut person_names: Vec<(u32, u32, u32)> = Vec::new();
     let mut row_names: Vec<(u32, u32, u32)> = Vec::new();
-    let mut exposures: Vec<Exposure> = Vec::new();
+    // At most one row per exposed entry: reserved once (no doubling of millions of rows).
+    let mut exposures: Vec<Exposure> =
+        Vec::with_capacity(msgs.iter().map(|m| m.finding.exposed.len()).sum());
     for (k, inc) in incidents.iter_mut().enumerate() {
         // Person → its row in `exposures` (rows of this incident start at `first_row`).
         let mut rows: FxMap<u32, u32> = FxMap::default();
@@ -417,7 +429,18 @@ pub fn analyse(findings: Vec<Finding>, mut strings: Strings, jaccard: f64) -> Re
         let mut bcc_audience: FxSet<&str> = FxSet::default();
         let mut senders: BTreeSet<&str> = BTreeSet::new();
         let mut custodians: BTreeSet<&str> = BTreeSet::new();
-        for &mi in &inc.messages {
+        // Each message's exposed people are taken out and freed with the incident: the rows
+        // built from them replace them, so memory does not hold both.
+        let taken: Vec<Vec<crate::model::Exposed>> = inc
+            .messages
+            .iter()
+            .map(|&mi| {
+                let m = &mut msgs[mi];
+                m.exposed_count = m.finding.exposed.len();
+                std::mem::take(&mut m.finding.exposed)
+            })
+            .collect();
+        for (&mi, exposed) in inc.messages.iter().zip(&taken) {
             let m = &msgs[mi];
             custodians.extend(m.custodians.iter().map(|c| &**c));
             let f = &m.finding;
@@ -429,10 +452,10 @@ pub fn analyse(findings: Vec<Finding>, mut strings: Strings, jaccard: f64) -> Re
                 senders.insert(&f.from);
             }
             inc.reply_all += usize::from(m.reply_all);
-            for e in &f.exposed {
-                let p = local[e.addr as usize];
+            for e in exposed {
+                let r = local[e.addr as usize];
                 audience.insert(e.addr);
-                let row = *rows.entry(p).or_insert_with(|| {
+                let row = *rows.entry(r).or_insert_with(|| {
                     exposures.push(Exposure {
                         incident: k as u32,
                         addr: e.addr,
@@ -450,7 +473,6 @@ pub fn analyse(findings: Vec<Finding>, mut strings: Strings, jaccard: f64) -> Re
                 x.first_sent = x.first_sent.min(f.date);
                 x.messages += 1;
                 x.audience = x.audience.max(f.audience as u32);
-                let r = rank[p as usize];
                 if e.name != 0 {
                     if inc.messages.len() == 1 {
                         // One message: one exposure per row, its name is the name.
@@ -497,7 +519,7 @@ pub fn analyse(findings: Vec<Finding>, mut strings: Strings, jaccard: f64) -> Re
         }
         // Rows of this incident by address; row names must follow their rows.
         let mut order: Vec<u32> = (0..mine.len() as u32).collect();
-        order.sort_unstable_by_key(|&i| rank[local[mine[i as usize].addr as usize] as usize]);
+        order.sort_unstable_by_key(|&i| local[mine[i as usize].addr as usize]);
         let mut moved_to = vec![0u32; mine.len()];
         for (to, &from) in order.iter().enumerate() {
             moved_to[from as usize] = (first_row + to) as u32;
@@ -511,8 +533,6 @@ pub fn analyse(findings: Vec<Finding>, mut strings: Strings, jaccard: f64) -> Re
             *row = moved_to[*row as usize - first_row];
         }
     }
-    drop(by_rank);
-
     // Best names: the most frequent, ties to the alphabetically first.
     for (row, name) in best_names(row_names, &strings) {
         exposures[row as usize].name = name;
@@ -523,27 +543,28 @@ pub fn analyse(findings: Vec<Finding>, mut strings: Strings, jaccard: f64) -> Re
 
     // Each person's incidents, from the exposure rows (one per incident and person, in
     // incident order, so each person's list comes out ascending); people in order.
-    let person_of = |x: &Exposure| rank[local[x.addr as usize] as usize] as usize;
-    let mut count = vec![0u32; n_people];
+    release_freed_memory();
+    // Counted into `incidents.end`, then filled with `name_count` as the cursor (it has done its
+    // work): no extra per-person arrays at this, the fullest moment.
+    let person_of = |x: &Exposure| local[x.addr as usize] as usize;
     for x in &exposures {
-        count[person_of(x)] += 1;
+        people[person_of(x)].incidents.end += 1;
     }
     let mut at = 0u32;
-    for (person, &c) in people.iter_mut().zip(&count) {
-        person.incidents = at..at + c;
+    for person in &mut people {
+        let c = person.incidents.end;
+        person.incidents = at..at;
+        person.name_count = at;
         at += c;
     }
-    drop(count);
     let mut person_incidents = vec![0u32; exposures.len()];
-    let mut fill: Vec<u32> = people.iter().map(|p| p.incidents.start).collect();
     for x in &exposures {
-        let p = person_of(x);
-        person_incidents[fill[p] as usize] = x.incident;
-        fill[p] += 1;
+        let person = &mut people[person_of(x)];
+        person_incidents[person.name_count as usize] = x.incident;
+        person.name_count += 1;
+        person.incidents.end = person.name_count;
     }
-    drop(fill);
     drop(local);
-    drop(rank);
     Report {
         messages: msgs,
         incidents,
@@ -552,6 +573,16 @@ pub fn analyse(findings: Vec<Finding>, mut strings: Strings, jaccard: f64) -> Re
         message_id_conflicts,
         strings,
         person_incidents,
+    }
+}
+
+/// Give memory freed by the aggregation (the findings' exposed lists, many small blocks) back
+/// to the system before the last large allocation, so the peak is not both.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel; no pointer is affected.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -574,9 +605,7 @@ fn best_names<'a>(
                 i += 1;
             }
             best = match best {
-                Some((b, bn))
-                    if bn > n || (bn == n && strings.get(b) <= strings.get(name)) =>
-                {
+                Some((b, bn)) if bn > n || (bn == n && strings.get(b) <= strings.get(name)) => {
                     Some((b, bn))
                 }
                 _ => Some((name, n)),

@@ -253,7 +253,7 @@ fn messages(report: &Report, dir: &Path) -> Result<(), ExportError> {
                     Cell::Num(f.to as u64),
                     Cell::Num(f.cc as u64),
                     Cell::Num(f.bcc as u64),
-                    Cell::Num(f.exposed.len() as u64),
+                    Cell::Num(m.exposed_count as u64),
                     Cell::Num(f.external as u64),
                     Cell::Bool(m.reply_all),
                     Cell::Join(&sources, " | "),
