@@ -7,7 +7,10 @@
 //! 4. [`analysis`]: copies merged, incidents grouped, people aggregated.
 //! 5. [`export`]: CSV notification lists and summary.json, owner-only and atomic.
 //!
-//! [`scan`] runs stages 1–3 on a rayon pool, keeping source order.
+//! [`scan`] runs stages 1–3 on a rayon pool, keeping source order, one [`model::InputResult`]
+//! per input; [`run`] is the orchestration (with an [`run::Observer`] for progress), and
+//! [`partial`] writes and reads what one shard of a sharded run yielded. "Same message" is
+//! decided in [`identity`]; exposed addresses and names are stored once in [`intern`].
 
 pub mod analysis;
 pub mod detect;

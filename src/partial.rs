@@ -8,7 +8,7 @@
 //!   `options` (the detection options: `min_exposed`, `internal_domains`, `since`, `until`,
 //!   `senders`, `jaccard`; a merge refuses partials whose options differ), `list` (for a shard
 //!   of `--inputs-from`: the list's SHA-256 and length, so shards merge in list order),
-//!   `baseline_keys` is absent here; `started`, `finished` (Unix seconds), `arguments`.
+//!   `started`, `finished` (Unix seconds), `arguments`.
 //! - per input, in order: `{"input": {...}}` (its place `seq`, `custodian`, `info` as in
 //!   summary.json's `inputs`, `stats`, `warnings`, `errors`), then one `{"finding": {...}}` per
 //!   exposing message read from it (location, SHA-256, sender, subject, exposed addresses with
@@ -114,7 +114,7 @@ pub fn write(
                 custodian: p.custodian.clone(),
                 info: p.info.clone(),
                 stats: p.stats.clone(),
-                warnings: serde_json::from_value(serde_json::to_value(&p.warnings)?)?,
+                warnings: p.warnings.clone(),
                 errors: p.errors.clone(),
                 findings: Vec::new(),
                 keys: Vec::new(),

@@ -22,13 +22,13 @@ impl Warning {
 pub const LOCATIONS_KEPT: usize = 1000;
 
 /// Warnings tallied by kind, with the first locations of each.
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct WarningTally {
     #[serde(flatten)]
     pub by_kind: BTreeMap<String, KindTally>,
 }
 
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct KindTally {
     pub count: u64,
     pub locations: Vec<String>,
