@@ -540,13 +540,7 @@ impl Source for MboxSource {
 mod tests {
     use super::*;
 
-    fn msgs(data: &[u8]) -> Vec<&[u8]> {
-        let s = split(data, true, true, usize::MAX, usize::MAX);
-        s.spans
-            .iter()
-            .map(|sp| &data[sp.header_start..sp.end])
-            .collect()
-    }
+    use super::split::messages_of as msgs;
 
     #[test]
     fn content_length_past_the_window_waits_for_more_bytes() {

@@ -240,17 +240,21 @@ fn landing(data: &[u8], end: usize, at_eof: bool) -> Option<usize> {
     None
 }
 
+/// The messages `split` finds in a whole input (for tests).
+#[cfg(test)]
+pub(super) fn messages_of(data: &[u8]) -> Vec<&[u8]> {
+    let s = split(data, true, true, usize::MAX, usize::MAX);
+    s.spans
+        .iter()
+        .map(|sp| &data[sp.header_start..sp.end])
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn msgs(data: &[u8]) -> Vec<&[u8]> {
-        let s = split(data, true, true, usize::MAX, usize::MAX);
-        s.spans
-            .iter()
-            .map(|sp| &data[sp.header_start..sp.end])
-            .collect()
-    }
+    use super::messages_of as msgs;
 
     #[test]
     fn splits_mboxo_and_keeps_from_in_body() {
