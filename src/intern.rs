@@ -51,21 +51,14 @@ impl Strings {
         if (self.ends.len() + 1) * 8 > self.slots.len() * 7 {
             self.grow();
         }
-        let mask = self.slots.len() - 1;
-        let h = hash(s);
-        let tag = h >> 32 << 32;
-        let mut i = h as usize & mask;
-        loop {
-            match self.slots[i] {
-                0 => {
-                    let id = self.ends.len() as u32;
-                    self.text.push_str(s);
-                    self.ends.push(self.text.len() as u64);
-                    self.slots[i] = tag | u64::from(id + 1);
-                    return id;
-                }
-                k if k & !0xffff_ffff == tag && self.get(k as u32 - 1) == s => return k as u32 - 1,
-                _ => i = (i + 1) & mask,
+        match self.probe(s) {
+            Ok(id) => id,
+            Err((slot, tag)) => {
+                let id = self.ends.len() as u32;
+                self.text.push_str(s);
+                self.ends.push(self.text.len() as u64);
+                self.slots[slot] = tag | u64::from(id + 1);
+                id
             }
         }
     }
@@ -75,15 +68,20 @@ impl Strings {
         if self.slots.is_empty() {
             return (0..self.ends.len() as u32).find(|&id| self.get(id) == s);
         }
+        self.probe(s).ok()
+    }
+
+    /// Where `s` is in the index: its id, or the empty slot it would take and its hash tag.
+    fn probe(&self, s: &str) -> Result<u32, (usize, u64)> {
         let mask = self.slots.len() - 1;
         let h = hash(s);
         let tag = h >> 32 << 32;
         let mut i = h as usize & mask;
         loop {
             match self.slots[i] {
-                0 => return None,
+                0 => return Err((i, tag)),
                 k if k & !0xffff_ffff == tag && self.get(k as u32 - 1) == s => {
-                    return Some(k as u32 - 1)
+                    return Ok(k as u32 - 1)
                 }
                 _ => i = (i + 1) & mask,
             }
