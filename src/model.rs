@@ -137,9 +137,22 @@ pub struct Stats {
     /// The skipped files by what they look like (`PST`, `zip`, `empty`, …).
     pub files_skipped_by_type: BTreeMap<String, u64>,
     pub bytes: u64,
+    /// The earliest and latest send dates among the messages read (filtered ones aside).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_date: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_date: Option<i64>,
 }
 
 impl Stats {
+    /// Widen the dates covered by one message's date.
+    pub fn saw_date(&mut self, date: Option<i64>) {
+        if let Some(d) = date {
+            self.first_date = Some(self.first_date.map_or(d, |f| f.min(d)));
+            self.last_date = Some(self.last_date.map_or(d, |l| l.max(d)));
+        }
+    }
+
     /// Add another input's counts (unique/duplicates are decided over all inputs, not added).
     pub fn add(&mut self, o: &Stats) {
         self.messages_read += o.messages_read;
@@ -150,6 +163,8 @@ impl Stats {
             *self.files_skipped_by_type.entry(k.clone()).or_default() += n;
         }
         self.bytes += o.bytes;
+        self.saw_date(o.first_date);
+        self.saw_date(o.last_date);
     }
 }
 
@@ -217,4 +232,15 @@ impl ScanResult {
         }
         ScanResult::combine(parts, copies.unique(), strings)
     }
+}
+
+/// The options that change what is detected: partials made with different ones do not merge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DetectionOptions {
+    pub min_exposed: usize,
+    pub internal_domains: Vec<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub senders: Vec<String>,
+    pub jaccard: f64,
 }

@@ -27,22 +27,12 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::intern::Strings;
+pub use crate::model::DetectionOptions;
 use crate::model::{FindingRecord, InputResult, Keys};
 
 pub const FORMAT: &str = "bccaudit-partial";
 pub const VERSION: u32 = 1;
 const KEYS_PER_LINE: usize = 10_000;
-
-/// The options that change what is detected: partials made with different ones do not merge.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DetectionOptions {
-    pub min_exposed: usize,
-    pub internal_domains: Vec<String>,
-    pub since: Option<i64>,
-    pub until: Option<i64>,
-    pub senders: Vec<String>,
-    pub jaccard: f64,
-}
 
 /// Which list of inputs a shard was cut from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

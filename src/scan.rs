@@ -31,7 +31,8 @@ struct RawExposed {
 enum Outcome {
     /// With its exposed people as strings, interned when folded.
     Exposing(Box<(Finding, RawExposed)>),
-    Ordinary(Keys),
+    /// With its date (for the dates a report covers).
+    Ordinary(Keys, Option<i64>),
     Filtered,
 }
 
@@ -240,9 +241,13 @@ impl Collector {
                     part.stats.filtered_out += 1;
                     continue;
                 }
-                Outcome::Ordinary(k) => k,
+                Outcome::Ordinary(k, date) => {
+                    part.stats.saw_date(date);
+                    k
+                }
                 Outcome::Exposing(b) => {
                     let (mut f, raw) = *b;
+                    part.stats.saw_date(f.date);
                     let mut at = 0usize;
                     f.exposed = raw
                         .items
@@ -459,7 +464,7 @@ fn process_message(raw: Raw<'_>, opts: &ScanOptions, r: &mut UnitResult) {
         subject: &subject_raw,
     });
     if !c.exposing {
-        r.outcomes.push(Outcome::Ordinary(keys));
+        r.outcomes.push(Outcome::Ordinary(keys, date));
         return;
     }
     let sha256 = raw

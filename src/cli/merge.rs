@@ -32,6 +32,8 @@ pub struct MergeArgs {
     /// (a `new` column in incidents.csv and affected.csv).
     #[arg(long, value_name = "PARTIAL")]
     pub baseline: Option<PathBuf>,
+    #[command(flatten)]
+    pub report: report::ReportArgs,
     /// Exit 1 when anything was found (for scheduled audits).
     #[arg(long)]
     pub fail_on_exposure: bool,
@@ -46,6 +48,7 @@ pub struct MergeArgs {
 pub fn run(a: MergeArgs, arguments: Vec<String>) -> Result<ExitCode> {
     let started = super::now();
     let clock = Instant::now();
+    let report_options = a.report.options()?;
     let dir = ReportDir::prepare(&a.out, a.force).context("--out")?;
     let bars = Bars::new(!a.quiet);
     let mut partials = Vec::new();
@@ -70,12 +73,13 @@ pub fn run(a: MergeArgs, arguments: Vec<String>) -> Result<ExitCode> {
     if let Some((old, s)) = &baseline {
         bccaudit::analysis::mark_new(&mut report, old, s);
     }
-    let run_info = export::summary::RunInfo {
+    let run_info = export::RunInfo {
         arguments,
         started,
         finished: super::now(),
+        detection: options,
     };
-    report::write(dir, &result, &report, &run_info, &bars)?;
+    report::write(dir, &result, &report, &run_info, &report_options, &bars)?;
     report::print_summary(
         &result,
         &report,

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use clap::Args;
 
 use bccaudit::analysis::Report;
 use bccaudit::export::{self, out_dir::ReportDir};
@@ -12,12 +13,48 @@ use bccaudit::model::ScanResult;
 use bccaudit::parse::date::rfc3339;
 use bccaudit::run::Observer;
 
+/// How the documents for people are written (`scan` and `merge` share these).
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Your organisation's name, for the titles of report.html and the breach summary.
+    #[arg(long, value_name = "NAME")]
+    pub org: Option<String>,
+    /// List the exposed addresses per incident in report.html (collapsed).
+    #[arg(long)]
+    pub report_addresses: bool,
+    /// Put subjects in breach-summary.md/.json (left out by default: they may name people).
+    #[arg(long)]
+    pub summary_subjects: bool,
+    /// Time zone for the breach summary's local times (IANA name, e.g. Europe/London).
+    #[arg(long, value_name = "ZONE", default_value = "UTC")]
+    pub tz: String,
+    /// The DPO's contact details, for the breach summary.
+    #[arg(long, value_name = "TEXT")]
+    pub dpo_contact: Option<String>,
+}
+
+impl ReportArgs {
+    /// The options, checked (an unknown time zone is an error before any scan).
+    pub fn options(&self) -> Result<export::ReportOptions> {
+        Ok(export::ReportOptions {
+            org: self.org.clone(),
+            report_addresses: self.report_addresses,
+            summary_subjects: self.summary_subjects,
+            tz: export::Zone::named(&self.tz)
+                .map_err(anyhow::Error::msg)
+                .context("--tz")?,
+            dpo_contact: self.dpo_contact.clone(),
+        })
+    }
+}
+
 /// Write every report file into the staging directory, then switch it into place.
 pub fn write(
     dir: ReportDir,
     result: &ScanResult,
     report: &Report,
-    run: &export::summary::RunInfo,
+    run: &export::RunInfo,
+    options: &export::ReportOptions,
     observer: &dyn Observer,
 ) -> Result<()> {
     observer.phase(&format!(
@@ -25,8 +62,13 @@ pub fn write(
         report.people.len(),
         report.exposures.len()
     ));
-    export::csv::write_all(report, dir.path())?;
-    export::summary::write(dir.path(), &export::summary::build(result, report, run))?;
+    let doc = export::Document {
+        scan: result,
+        report,
+        run,
+        options,
+    };
+    export::write_report(&doc, dir.path())?;
     dir.commit().context("--out")?;
     observer.phase_done();
     Ok(())
@@ -122,8 +164,9 @@ pub fn print_summary(s: &ScanResult, r: &Report, out: &Path, verbose: bool, secs
             },
         );
     }
-    out!(
-        "Reports in {}: incidents.csv messages.csv affected.csv exposures.csv summary.json",
-        out.display()
-    );
+    let files: Vec<&str> = export::exporters()
+        .iter()
+        .flat_map(|e| e.files().iter().copied())
+        .collect();
+    out!("Reports in {}: {}", out.display(), files.join(" "));
 }

@@ -71,6 +71,8 @@ pub struct ScanArgs {
     /// Two messages are one incident when their exposed sets overlap at least this much (Jaccard).
     #[arg(long, default_value_t = 0.8, value_name = "0..1")]
     pub jaccard: f64,
+    #[command(flatten)]
+    pub report: report::ReportArgs,
     /// Parser threads (default: all cores).
     #[arg(long, short)]
     pub jobs: Option<usize>,
@@ -226,6 +228,7 @@ pub fn run(a: ScanArgs, arguments: Vec<String>) -> Result<ExitCode> {
     let started = super::now();
     let clock = Instant::now();
     let policy = policy(&a)?;
+    let report_options = a.report.options()?;
     if a.jobs == Some(0) {
         bail!("--jobs must be at least 1");
     }
@@ -352,15 +355,16 @@ pub fn run(a: ScanArgs, arguments: Vec<String>) -> Result<ExitCode> {
     }
     let analysis_secs = t_analysis.elapsed().as_secs_f64();
     let t_export = Instant::now();
-    let run_info = export::summary::RunInfo {
+    let run_info = export::RunInfo {
         arguments,
         started,
         finished: super::now(),
+        detection: detection_options(&policy, a.jaccard),
     };
     let (Some(dir), Some(out)) = (report_dir, &a.out) else {
         bail!("--out is required");
     };
-    report::write(dir, &result, &report, &run_info, &bars)?;
+    report::write(dir, &result, &report, &run_info, &report_options, &bars)?;
     // The state moves on only once the report it covers is in place.
     save_state(&a, &mut state, &records)?;
     report::print_summary(

@@ -167,6 +167,23 @@ type CsvWriter = fn(&Report, &Path) -> Result<(), ExportError>;
 
 /// Write incidents.csv, messages.csv, affected.csv and exposures.csv (each on a thread of its
 /// own: the per-person and per-exposure files are the large ones).
+/// incidents.csv, messages.csv, affected.csv, exposures.csv.
+pub struct Csv;
+
+impl super::Exporter for Csv {
+    fn files(&self) -> &'static [&'static str] {
+        &[
+            "incidents.csv",
+            "messages.csv",
+            "affected.csv",
+            "exposures.csv",
+        ]
+    }
+    fn write(&self, doc: &super::Document<'_>, dir: &Path) -> Result<(), ExportError> {
+        write_all(doc.report, dir)
+    }
+}
+
 pub fn write_all(report: &Report, dir: &Path) -> Result<(), ExportError> {
     let jobs: [CsvWriter; 4] = [incidents, messages, affected, exposures];
     std::thread::scope(|s| {

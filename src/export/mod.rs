@@ -2,14 +2,24 @@
 //! in an owner-only directory (0700), written to a temporary name and renamed into place, and
 //! every CSV cell is guarded against spreadsheet formula injection.
 
+pub mod breach;
 pub mod csv;
+pub mod figures;
+pub mod html;
 pub mod out_dir;
 pub mod summary;
+mod zone;
+
+pub use summary::RunInfo;
+pub use zone::Zone;
 
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
+
+use crate::analysis::Report;
+use crate::model::ScanResult;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -19,6 +29,54 @@ pub enum ExportError {
     Refused(String),
     #[error("{path}: {err}")]
     Io { path: String, err: std::io::Error },
+}
+
+/// How the documents for people are written (the CSVs and summary.json do not change).
+#[derive(Debug, Clone, Default)]
+pub struct ReportOptions {
+    /// The organisation's name, for titles and notices (`--org`).
+    pub org: Option<String>,
+    /// Exposed addresses listed per incident in report.html (`--report-addresses`).
+    pub report_addresses: bool,
+    /// Subjects in the breach summary (`--summary-subjects`; they may name people).
+    pub summary_subjects: bool,
+    /// Times in the breach summary are also given in this zone (`--tz`).
+    pub tz: Zone,
+    /// The DPO's contact, for the breach summary and notices (`--dpo-contact`).
+    pub dpo_contact: Option<String>,
+}
+
+/// Everything an exporter reads: the scan, its analysis, how the run was made, the options.
+pub struct Document<'a> {
+    pub scan: &'a ScanResult,
+    pub report: &'a Report,
+    pub run: &'a RunInfo,
+    pub options: &'a ReportOptions,
+}
+
+/// One output of a report directory (or several files of one kind).
+pub trait Exporter: Sync {
+    /// The files it writes, for messages.
+    fn files(&self) -> &'static [&'static str];
+    fn write(&self, doc: &Document<'_>, dir: &Path) -> Result<(), ExportError>;
+}
+
+/// Every exporter, in the order they write.
+pub fn exporters() -> Vec<Box<dyn Exporter>> {
+    vec![
+        Box::new(csv::Csv),
+        Box::new(summary::SummaryJson),
+        Box::new(html::Html),
+        Box::new(breach::Breach),
+    ]
+}
+
+/// Write the whole report into `dir` (the staging directory of a [`out_dir::ReportDir`]).
+pub fn write_report(doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
+    for e in exporters() {
+        e.write(doc, dir)?;
+    }
+    Ok(())
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {

@@ -9,6 +9,20 @@ pub struct RunInfo {
     pub arguments: Vec<String>,
     pub started: i64,
     pub finished: i64,
+    /// The rule the findings were made with.
+    pub detection: crate::model::DetectionOptions,
+}
+
+/// summary.json.
+pub struct SummaryJson;
+
+impl super::Exporter for SummaryJson {
+    fn files(&self) -> &'static [&'static str] {
+        &["summary.json"]
+    }
+    fn write(&self, doc: &super::Document<'_>, dir: &Path) -> Result<(), ExportError> {
+        write(dir, &build(doc.scan, doc.report, doc.run))
+    }
 }
 
 pub fn build(scan: &ScanResult, report: &Report, run: &RunInfo) -> serde_json::Value {

@@ -1,0 +1,263 @@
+//! The figures the HTML report and the breach summary share, computed once from the analysis:
+//! who was exposed (external, internal, with their name shown), how many records, who saw the
+//! disclosure, and the mix of personal webmail and organisational domains.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::Serialize;
+
+use crate::analysis::{Incident, Report};
+
+/// Personal webmail providers (a domain equal to one of these, or a `hotmail.*`-style family).
+const WEBMAIL: &[&str] = &[
+    "gmail.com",
+    "googlemail.com",
+    "outlook.com",
+    "msn.com",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "aol.com",
+    "ymail.com",
+    "proton.me",
+    "protonmail.com",
+    "pm.me",
+    "mail.com",
+    "zoho.com",
+    "web.de",
+    "btinternet.com",
+    "sky.com",
+    "virginmedia.com",
+    "talktalk.net",
+    "orange.fr",
+    "free.fr",
+    "laposte.net",
+    "t-online.de",
+    "libero.it",
+    "seznam.cz",
+    "wp.pl",
+];
+/// Families whose every country domain is webmail (`hotmail.co.uk`, `yahoo.fr`, …).
+const WEBMAIL_FAMILIES: &[&str] = &["hotmail", "live", "yahoo", "gmx", "yandex", "outlook"];
+
+/// True for a personal webmail domain (gmail.com, hotmail.*, yahoo.*, icloud.com, …).
+pub fn is_personal_webmail(domain: &str) -> bool {
+    let d = domain.to_ascii_lowercase();
+    if WEBMAIL.contains(&d.as_str()) {
+        return true;
+    }
+    // hotmail.fr, hotmail.co.uk, yahoo.com.au: a family name, then a country suffix.
+    match d.split_once('.') {
+        Some((first, rest)) => {
+            WEBMAIL_FAMILIES.contains(&first)
+                && rest.split('.').count() <= 2
+                && rest.split('.').all(|l| (2..=3).contains(&l.len()))
+        }
+        None => false,
+    }
+}
+
+pub fn domain_of(addr: &str) -> &str {
+    addr.rsplit_once('@').map_or("", |(_, d)| d)
+}
+
+/// External addresses by kind of domain, and the most frequent domains.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct DomainMix {
+    pub personal_webmail: usize,
+    pub organisational: usize,
+    /// The most frequent domains (at most 5), most frequent first, then by name.
+    #[serde(skip)]
+    pub top: Vec<(String, usize)>,
+}
+
+impl DomainMix {
+    fn of<'a>(addrs: impl Iterator<Item = &'a str>) -> DomainMix {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for a in addrs {
+            *counts.entry(domain_of(a)).or_default() += 1;
+        }
+        let mut mix = DomainMix::default();
+        for (d, n) in &counts {
+            if is_personal_webmail(d) {
+                mix.personal_webmail += n;
+            } else {
+                mix.organisational += n;
+            }
+        }
+        let mut top: Vec<(&str, usize)> = counts.into_iter().collect();
+        top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        mix.top = top
+            .into_iter()
+            .take(5)
+            .map(|(d, n)| (d.to_string(), n))
+            .collect();
+        mix
+    }
+
+    /// Share of personal webmail among external addresses, in percent (0 when none).
+    pub fn webmail_percent(&self) -> u32 {
+        let all = self.personal_webmail + self.organisational;
+        if all == 0 {
+            0
+        } else {
+            (self.personal_webmail * 100 / all) as u32
+        }
+    }
+}
+
+/// Who one incident (or all of them) exposed.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Subjects {
+    /// Distinct external addresses exposed.
+    pub external: usize,
+    /// Distinct internal addresses exposed (the organisation's own staff).
+    pub internal: usize,
+    /// External people whose display name was shown with their address.
+    pub external_with_name_shown: usize,
+}
+
+/// The figures of one incident.
+#[derive(Debug, Clone)]
+pub struct IncidentFigures {
+    pub subjects: Subjects,
+    pub domains: DomainMix,
+}
+
+/// The figures of every incident (in report order) and of all together.
+pub struct Figures {
+    pub incidents: Vec<IncidentFigures>,
+    pub total: Subjects,
+    pub total_domains: DomainMix,
+    /// Exposure rows: one per person and incident.
+    pub records: usize,
+    /// Distinct people who received an exposing message: the exposed and the Bcc recipients.
+    pub audience: usize,
+    /// Exposing messages that were replies (a reply-all re-exposes the list).
+    pub reply_all: usize,
+    /// Incidents of more than one message (the same list sent to again).
+    pub repeated: usize,
+    /// Distinct sender accounts.
+    pub sender_accounts: usize,
+}
+
+impl Figures {
+    pub fn of(report: &Report) -> Figures {
+        let mut incidents: Vec<IncidentFigures> = Vec::with_capacity(report.incidents.len());
+        let mut rows = report.exposures.iter().peekable();
+        for (k, _) in report.incidents.iter().enumerate() {
+            let mut s = Subjects::default();
+            let mut external: Vec<&str> = Vec::new();
+            while let Some(x) = rows.next_if(|x| x.incident as usize == k) {
+                if x.internal {
+                    s.internal += 1;
+                } else {
+                    s.external += 1;
+                    s.external_with_name_shown += usize::from(x.name != 0);
+                    external.push(report.str(x.addr));
+                }
+            }
+            incidents.push(IncidentFigures {
+                subjects: s,
+                domains: DomainMix::of(external.into_iter()),
+            });
+        }
+        let mut total = Subjects::default();
+        for p in &report.people {
+            if p.internal {
+                total.internal += 1;
+            } else {
+                total.external += 1;
+                total.external_with_name_shown += usize::from(p.name != 0);
+            }
+        }
+        let total_domains = DomainMix::of(
+            report
+                .people
+                .iter()
+                .filter(|p| !p.internal)
+                .map(|p| report.str(p.addr)),
+        );
+        // Bcc recipients who were not themselves exposed anywhere.
+        let mut bcc: HashSet<&str> = report
+            .messages
+            .iter()
+            .flat_map(|m| m.finding.bcc_only.iter().map(String::as_str))
+            .collect();
+        if !bcc.is_empty() {
+            for p in &report.people {
+                bcc.remove(report.str(p.addr));
+            }
+        }
+        let senders: HashSet<&str> = report
+            .incidents
+            .iter()
+            .flat_map(|i| i.senders.iter().map(String::as_str))
+            .collect();
+        Figures {
+            incidents,
+            total,
+            total_domains,
+            records: report.exposures.len(),
+            audience: report.people.len() + bcc.len(),
+            reply_all: report.incidents.iter().map(|i| i.reply_all).sum(),
+            repeated: report
+                .incidents
+                .iter()
+                .filter(|i| i.messages.len() > 1)
+                .count(),
+            sender_accounts: senders.len(),
+        }
+    }
+}
+
+/// Incidents in the order a reader should see them: most external people first, then most
+/// people, then by id.
+pub fn by_weight(incidents: &[Incident]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..incidents.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&incidents[a], &incidents[b]);
+        y.external
+            .cmp(&x.external)
+            .then(y.exposed.cmp(&x.exposed))
+            .then(a.cmp(&b))
+    });
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webmail_domains_are_recognised() {
+        for d in [
+            "gmail.com",
+            "GMail.com",
+            "hotmail.co.uk",
+            "hotmail.fr",
+            "yahoo.com.au",
+            "icloud.com",
+            "outlook.com",
+        ] {
+            assert!(is_personal_webmail(d), "{d}");
+        }
+        for d in [
+            "police.example",
+            "example.org",
+            "yahoo.example.org",
+            "mail.hotmail.attacker.test",
+            "gmail.com.evil.test",
+        ] {
+            assert!(!is_personal_webmail(d), "{d}");
+        }
+    }
+
+    #[test]
+    fn domain_mix_counts_and_ranks() {
+        let m = DomainMix::of(["a@gmail.com", "b@gmail.com", "c@x.test", "d@yahoo.fr"].into_iter());
+        assert_eq!((m.personal_webmail, m.organisational), (3, 1));
+        assert_eq!(m.top[0], ("gmail.com".to_string(), 2));
+        assert_eq!(m.webmail_percent(), 75);
+    }
+}

@@ -1,0 +1,461 @@
+//! report.html: one self-contained page for the people who decide. Inline CSS, JS and SVG, a
+//! Content-Security-Policy that allows nothing but them (by hash), no request of any kind.
+//! Everything taken from mail is escaped by the template engine (auto-escaping on), and the
+//! exposed addresses appear only with `--report-addresses`.
+
+mod timeline;
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::figures::{by_weight, domain_of, Figures};
+use super::{write_atomic, Document, ExportError, Exporter};
+use crate::analysis::Report;
+use crate::parse::date::rfc3339;
+
+const TEMPLATE: &str = include_str!("report.html");
+const STYLE: &str = include_str!("report.css");
+const SCRIPT: &str = include_str!("report.js");
+/// Incidents detailed (largest first); the rest point to the CSVs.
+const DETAILED: usize = 300;
+const MESSAGES_PER_DETAIL: usize = 50;
+const ADDRESSES_PER_DETAIL: usize = 2000;
+const INPUTS_LISTED: usize = 500;
+const LOCATIONS_PER_WARNING: usize = 5;
+
+/// report.html.
+pub struct Html;
+
+impl Exporter for Html {
+    fn files(&self) -> &'static [&'static str] {
+        &["report.html"]
+    }
+    fn write(&self, doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
+        let html = render(doc, &Figures::of(doc.report))?;
+        write_atomic(dir, "report.html", html.as_bytes())
+    }
+}
+
+#[derive(Serialize)]
+struct Page {
+    csp: String,
+    style: &'static str,
+    script: &'static str,
+    org: Option<String>,
+    version: &'static str,
+    generated: String,
+    started: String,
+    finished: String,
+    covered: Option<String>,
+    rule: String,
+    inputs: Vec<InputRow>,
+    inputs_omitted: usize,
+    tiles: Vec<Tile>,
+    timeline: String,
+    incidents: Vec<IncidentRow>,
+    details: Vec<Detail>,
+    details_omitted: usize,
+    report_addresses: bool,
+    warnings: Vec<WarningRow>,
+    errors: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct InputRow {
+    path: String,
+    kind: String,
+    size: String,
+    sha256: String,
+}
+
+#[derive(Serialize)]
+struct Tile {
+    value: String,
+    label: &'static str,
+    note: Option<String>,
+    alert: bool,
+}
+
+#[derive(Serialize)]
+struct IncidentRow {
+    id: String,
+    detailed: bool,
+    first: String,
+    first_ts: i64,
+    last: String,
+    last_ts: i64,
+    senders: String,
+    subject: String,
+    messages: usize,
+    exposed: usize,
+    external: usize,
+    audience: usize,
+    reply_all: usize,
+    custodians: String,
+}
+
+#[derive(Serialize)]
+struct Detail {
+    id: String,
+    subject: String,
+    external: usize,
+    exposed: usize,
+    messages: Vec<MessageRow>,
+    more_messages: usize,
+    domains: Vec<(String, usize)>,
+    personal: usize,
+    organisational: usize,
+    webmail_percent: u32,
+    addresses: Vec<String>,
+    more_addresses: usize,
+}
+
+#[derive(Serialize)]
+struct MessageRow {
+    date: String,
+    sender: String,
+    subject: String,
+    to: usize,
+    cc: usize,
+    bcc: usize,
+    reply_all: bool,
+    sources: Vec<String>,
+    sha256: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct WarningRow {
+    kind: String,
+    count: u64,
+    locations: Vec<String>,
+}
+
+/// The page as text.
+pub fn render(doc: &Document<'_>, figures: &Figures) -> Result<String, ExportError> {
+    let page = page(doc, figures);
+    let mut env = minijinja::Environment::new();
+    env.add_template("report.html", TEMPLATE)
+        .and_then(|()| env.get_template("report.html"))
+        .and_then(|t| t.render(minijinja::value::Serde(&page)))
+        .map_err(|e| ExportError::Refused(format!("report.html: {e}")))
+}
+
+/// `'sha256-…'` of an inline element's text, for the Content-Security-Policy.
+fn csp_hash(text: &str) -> String {
+    format!("'sha256-{}'", base64(&Sha256::digest(text.as_bytes())))
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn size_text(n: u64) -> String {
+    match n {
+        n if n >= 1_000_000_000 => format!("{:.1} GB", n as f64 / 1e9),
+        n if n >= 1_000_000 => format!("{:.1} MB", n as f64 / 1e6),
+        n if n >= 1_000 => format!("{:.1} kB", n as f64 / 1e3),
+        n => format!("{n} B"),
+    }
+}
+
+fn date_text(t: Option<i64>) -> String {
+    t.map(|t| rfc3339(t).replace('T', " ").replace('Z', ""))
+        .unwrap_or_else(|| "(undated)".into())
+}
+
+/// A sender as shown: in full unless it is itself an exposed address (a recipient who replied
+/// to all), then only its domain.
+struct Senders<'a> {
+    exposed: HashSet<&'a str>,
+}
+
+impl<'a> Senders<'a> {
+    fn of(report: &'a Report) -> Senders<'a> {
+        // Few senders: look each up by walking the people once.
+        let mut candidates: HashSet<&str> = report
+            .messages
+            .iter()
+            .map(|m| m.finding.from.as_str())
+            .collect();
+        let mut exposed = HashSet::new();
+        for p in &report.people {
+            if let Some(a) = candidates.take(report.str(p.addr)) {
+                exposed.insert(a);
+            }
+        }
+        Senders { exposed }
+    }
+
+    fn show(&self, addr: &str) -> String {
+        if self.exposed.contains(addr) {
+            format!("an exposed recipient (…@{})", domain_of(addr))
+        } else {
+            addr.to_string()
+        }
+    }
+}
+
+fn page(doc: &Document<'_>, figures: &Figures) -> Page {
+    let (scan, report, run, opts) = (doc.scan, doc.report, doc.run, doc.options);
+    let d = &run.detection;
+    let mut rule = format!(
+        "exposing when at least {} external addresses are visible in To/Cc; incidents joined by reply links or exposed-set overlap (Jaccard) ≥ {}",
+        d.min_exposed, d.jaccard
+    );
+    if d.internal_domains.is_empty() {
+        rule.push_str("; no internal domain given (every address counts as external)");
+    } else {
+        rule.push_str(&format!("; internal: {}", d.internal_domains.join(", ")));
+    }
+    if let Some(t) = d.since {
+        rule.push_str(&format!("; sent on or after {}", rfc3339(t)));
+    }
+    if let Some(t) = d.until {
+        rule.push_str(&format!("; sent before {}", rfc3339(t)));
+    }
+    if !d.senders.is_empty() {
+        rule.push_str(&format!("; senders: {}", d.senders.join(", ")));
+    }
+    let inputs = scan
+        .inputs
+        .iter()
+        .take(INPUTS_LISTED)
+        .map(|i| InputRow {
+            path: i.path.clone(),
+            kind: serde_json::to_value(i.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            size: size_text(i.size),
+            sha256: i.sha256.clone().unwrap_or_else(|| "(not computed)".into()),
+        })
+        .collect();
+    let st = &scan.stats;
+    let t = &figures.total;
+    let tiles = vec![
+        Tile {
+            value: st.messages_read.to_string(),
+            label: "messages read",
+            note: Some(format!("{} unique", st.unique)),
+            alert: false,
+        },
+        Tile {
+            value: report.messages.len().to_string(),
+            label: "exposing messages",
+            note: None,
+            alert: !report.messages.is_empty(),
+        },
+        Tile {
+            value: report.incidents.len().to_string(),
+            label: "incidents",
+            note: Some(format!("{} sent more than once", figures.repeated)),
+            alert: false,
+        },
+        Tile {
+            value: t.external.to_string(),
+            label: "external people exposed",
+            note: Some(format!(
+                "{}% personal webmail",
+                figures.total_domains.webmail_percent()
+            )),
+            alert: t.external > 0,
+        },
+        Tile {
+            value: t.internal.to_string(),
+            label: "internal people exposed",
+            note: None,
+            alert: false,
+        },
+        Tile {
+            value: figures.reply_all.to_string(),
+            label: "reply-all re-exposures",
+            note: None,
+            alert: figures.reply_all > 0,
+        },
+    ];
+    let order = by_weight(&report.incidents);
+    let detailed: HashSet<usize> = order.iter().copied().take(DETAILED).collect();
+    let senders = Senders::of(report);
+    let incidents = order
+        .iter()
+        .map(|&k| {
+            let i = &report.incidents[k];
+            IncidentRow {
+                id: i.id.clone(),
+                detailed: detailed.contains(&k),
+                first: date_text(i.first_sent),
+                first_ts: i.first_sent.unwrap_or(0),
+                last: date_text(i.last_sent),
+                last_ts: i.last_sent.unwrap_or(0),
+                senders: i
+                    .senders
+                    .iter()
+                    .map(|s| senders.show(s))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                subject: i.subject.clone(),
+                messages: i.messages.len(),
+                exposed: i.exposed,
+                external: i.external,
+                audience: i.audience,
+                reply_all: i.reply_all,
+                custodians: i.custodians.join(", "),
+            }
+        })
+        .collect();
+    let details = order
+        .iter()
+        .take(DETAILED)
+        .map(|&k| detail(report, figures, k, &senders, opts.report_addresses))
+        .collect();
+    let warnings = scan
+        .warnings
+        .by_kind
+        .iter()
+        .map(|(kind, t)| WarningRow {
+            kind: kind.clone(),
+            count: t.count,
+            locations: t
+                .locations
+                .iter()
+                .take(LOCATIONS_PER_WARNING)
+                .cloned()
+                .collect(),
+        })
+        .collect();
+    Page {
+        csp: format!(
+            "default-src 'none'; style-src {}; script-src {}; img-src data:; base-uri 'none'; form-action 'none'",
+            csp_hash(STYLE),
+            csp_hash(SCRIPT)
+        ),
+        style: STYLE,
+        script: SCRIPT,
+        org: opts.org.clone(),
+        version: env!("CARGO_PKG_VERSION"),
+        generated: date_text(Some(run.finished)) + " UTC",
+        started: date_text(Some(run.started)),
+        finished: date_text(Some(run.finished)),
+        covered: st
+            .first_date
+            .zip(st.last_date)
+            .map(|(a, b)| format!("{} to {} (UTC)", date_text(Some(a)), date_text(Some(b)))),
+        rule,
+        inputs,
+        inputs_omitted: scan.inputs.len().saturating_sub(INPUTS_LISTED),
+        tiles,
+        timeline: timeline::svg(report),
+        incidents,
+        details,
+        details_omitted: report.incidents.len().saturating_sub(DETAILED),
+        report_addresses: opts.report_addresses,
+        warnings,
+        errors: scan.errors.iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+fn detail(
+    report: &Report,
+    figures: &Figures,
+    k: usize,
+    senders: &Senders<'_>,
+    with_addresses: bool,
+) -> Detail {
+    let inc = &report.incidents[k];
+    let f = &figures.incidents[k];
+    let messages = inc
+        .messages
+        .iter()
+        .take(MESSAGES_PER_DETAIL)
+        .map(|&mi| {
+            let m = &report.messages[mi];
+            MessageRow {
+                date: date_text(m.finding.date),
+                sender: senders.show(&m.finding.from),
+                subject: m.finding.subject.clone(),
+                to: m.finding.to,
+                cc: m.finding.cc,
+                bcc: m.finding.bcc,
+                reply_all: m.reply_all,
+                sources: m.sources.iter().map(|s| s.to_string()).collect(),
+                sha256: m.sha256.clone(),
+            }
+        })
+        .collect();
+    let addresses = if with_addresses {
+        let start = report
+            .exposures
+            .partition_point(|x| (x.incident as usize) < k);
+        report.exposures[start..]
+            .iter()
+            .take_while(|x| x.incident as usize == k)
+            .take(ADDRESSES_PER_DETAIL)
+            .map(|x| match x.name {
+                0 => report.str(x.addr).to_string(),
+                n => format!("{} <{}>", report.str(n), report.str(x.addr)),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Detail {
+        id: inc.id.clone(),
+        subject: inc.subject.clone(),
+        external: inc.external,
+        exposed: inc.exposed,
+        more_messages: inc.messages.len().saturating_sub(MESSAGES_PER_DETAIL),
+        messages,
+        domains: f.domains.top.clone(),
+        personal: f.domains.personal_webmail,
+        organisational: f.domains.organisational,
+        webmail_percent: f.domains.webmail_percent(),
+        more_addresses: if with_addresses {
+            inc.exposed.saturating_sub(ADDRESSES_PER_DETAIL)
+        } else {
+            0
+        },
+        addresses,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_standard_alphabet() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+
+    #[test]
+    fn assets_make_no_request() {
+        for text in [TEMPLATE, STYLE, SCRIPT] {
+            assert!(!text.contains("http:") && !text.contains("https:"));
+            assert!(!text.contains("url(") && !text.contains("@import"));
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! A time zone for the documents people read (`--tz`, an IANA name): the zone database is
+//! built into the binary, so the same input gives the same bytes on every machine.
+
+use jiff::tz::TimeZone;
+
+#[derive(Debug, Clone)]
+pub struct Zone {
+    name: String,
+    tz: TimeZone,
+}
+
+impl Default for Zone {
+    fn default() -> Self {
+        Zone {
+            name: "UTC".into(),
+            tz: TimeZone::UTC,
+        }
+    }
+}
+
+impl Zone {
+    /// The zone named `name` (`Europe/London`, `UTC`, …).
+    pub fn named(name: &str) -> Result<Zone, String> {
+        let tz = TimeZone::get(name).map_err(|_| {
+            format!("unknown time zone {name:?} (an IANA name such as Europe/London)")
+        })?;
+        Ok(Zone {
+            name: name.to_string(),
+            tz,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `2024-03-05 14:00 GMT`: a Unix time in this zone, to the minute, with its abbreviation.
+    pub fn local(&self, t: i64) -> String {
+        jiff::Timestamp::from_second(t)
+            .map(|ts| {
+                ts.to_zoned_datetime(self.tz.clone())
+                    .strftime("%Y-%m-%d %H:%M %Z")
+                    .to_string()
+            })
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zones_by_name_with_summer_time() {
+        let z = Zone::named("Europe/London").unwrap();
+        assert_eq!(z.local(1_719_835_200), "2024-07-01 13:00 BST");
+        assert_eq!(z.local(1_704_110_400), "2024-01-01 12:00 GMT");
+        assert_eq!(Zone::default().local(0), "1970-01-01 00:00 UTC");
+        assert!(Zone::named("Mars/Olympus").is_err());
+    }
+}
