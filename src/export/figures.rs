@@ -98,11 +98,9 @@ impl DomainMix {
     /// Share of personal webmail among external addresses, in percent (0 when none).
     pub fn webmail_percent(&self) -> u32 {
         let all = self.personal_webmail + self.organisational;
-        if all == 0 {
-            0
-        } else {
-            (self.personal_webmail * 100 / all) as u32
-        }
+        (self.personal_webmail * 100)
+            .checked_div(all)
+            .map_or(0, |p| p as u32)
     }
 }
 
