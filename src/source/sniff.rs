@@ -26,6 +26,7 @@ pub enum FileKind {
     Xz,
     SevenZip,
     Pdf,
+    Png,
     /// Anything else.
     Other,
 }
@@ -46,6 +47,7 @@ impl FileKind {
             FileKind::Xz => "xz",
             FileKind::SevenZip => "7z",
             FileKind::Pdf => "PDF",
+            FileKind::Png => "PNG",
             FileKind::Other => "other",
         }
     }
@@ -65,6 +67,7 @@ impl FileKind {
             FileKind::Xz => "an xz file (unpack it first)",
             FileKind::SevenZip => "a 7z archive (unpack it first)",
             FileKind::Pdf => "a PDF document",
+            FileKind::Png => "a PNG image",
             FileKind::Other => "neither an mbox nor a message (no `From ` line or header at its start)",
         }
     }
@@ -90,6 +93,7 @@ pub fn sniff(head: &[u8]) -> FileKind {
         (b"\xfd7zXZ\x00", FileKind::Xz),
         (b"7z\xbc\xaf\x27\x1c", FileKind::SevenZip),
         (b"%PDF-", FileKind::Pdf),
+        (b"\x89PNG\r\n\x1a\n", FileKind::Png),
     ];
     if let Some((_, k)) = magic.iter().find(|(m, _)| head.starts_with(m)) {
         return *k;
@@ -121,6 +125,7 @@ mod tests {
         assert_eq!(sniff(b"\x1f\x8b\x08\x00"), FileKind::Gzip);
         assert_eq!(sniff(b"PK\x03\x04rest"), FileKind::Zip);
         assert_eq!(sniff(b"%PDF-1.7\n"), FileKind::Pdf);
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n\0\0"), FileKind::Png);
         assert_eq!(sniff(b""), FileKind::Empty);
         let mut tar = vec![0u8; 512];
         tar[257..262].copy_from_slice(b"ustar");

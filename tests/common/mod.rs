@@ -1,6 +1,7 @@
 //! Helpers for end-to-end tests: run the built binary, read its CSVs.
 #![allow(dead_code)]
 
+pub mod cdp;
 pub mod dovecot;
 pub mod hostile;
 

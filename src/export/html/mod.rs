@@ -183,8 +183,8 @@ fn date_text(t: Option<i64>) -> String {
         .unwrap_or_else(|| "(undated)".into())
 }
 
-/// A sender as shown: in full unless it is itself an exposed address (a recipient who replied
-/// to all), then only its domain.
+/// A sender as shown: in full (staff accounts), unless it is itself an exposed external address
+/// (a member of the public who replied to all): then only its domain.
 struct Senders<'a> {
     exposed: HashSet<&'a str>,
 }
@@ -198,7 +198,7 @@ impl<'a> Senders<'a> {
             .map(|m| m.finding.from.as_str())
             .collect();
         let mut exposed = HashSet::new();
-        for p in &report.people {
+        for p in report.people.iter().filter(|p| !p.internal) {
             if let Some(a) = candidates.take(report.str(p.addr)) {
                 exposed.insert(a);
             }
