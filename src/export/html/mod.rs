@@ -24,6 +24,8 @@ const DETAILED: usize = 300;
 const MESSAGES_PER_DETAIL: usize = 50;
 const ADDRESSES_PER_DETAIL: usize = 2000;
 const INPUTS_LISTED: usize = 500;
+/// Incident rows in the table at first (the script shows more, and sorts and filters them all).
+const PAGE: usize = 500;
 const LOCATIONS_PER_WARNING: usize = 5;
 
 /// report.html.
@@ -56,6 +58,9 @@ struct Page {
     tiles: Vec<Tile>,
     timeline: String,
     incidents: Vec<IncidentRow>,
+    page: usize,
+    /// Every incident row as JSON, for the script (a data block: never executed).
+    incident_data: String,
     details: Vec<Detail>,
     details_omitted: usize,
     report_addresses: bool,
@@ -167,6 +172,14 @@ fn base64(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+/// JSON for a `<script type="application/json">` block: nothing in it can close the element or
+/// open a comment (`<` is written `\u003c`), so text from mail stays data.
+fn json_data<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value)
+        .unwrap_or_else(|_| "[]".into())
+        .replace('<', "\\u003c")
 }
 
 fn size_text(n: u64) -> String {
@@ -323,6 +336,7 @@ fn page(doc: &Document<'_>, figures: &Figures) -> Page {
             }
         })
         .collect();
+    let incident_data = json_data(&incidents);
     let details = order
         .iter()
         .take(DETAILED)
@@ -366,6 +380,8 @@ fn page(doc: &Document<'_>, figures: &Figures) -> Page {
         tiles,
         timeline: timeline::svg(report),
         incidents,
+        page: PAGE,
+        incident_data,
         details,
         details_omitted: report.incidents.len().saturating_sub(DETAILED),
         report_addresses: opts.report_addresses,
@@ -449,6 +465,14 @@ mod tests {
         assert_eq!(base64(b"fo"), "Zm8=");
         assert_eq!(base64(b"foo"), "Zm9v");
         assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+
+    #[test]
+    fn json_data_cannot_close_its_element() {
+        let s = json_data(&vec!["</script><script>alert(1)</script>", "<!--"]);
+        assert!(!s.contains('<'), "{s}");
+        let back: Vec<String> = serde_json::from_str(&s).unwrap();
+        assert_eq!(back[0], "</script><script>alert(1)</script>");
     }
 
     #[test]

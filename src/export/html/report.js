@@ -1,27 +1,76 @@
 (function () {
   "use strict";
+  // The incidents: every row is in the JSON block; the table shows at most PAGE of them
+  // (the largest first as written), re-rendered from the data on sort and filter, so a
+  // report of thousands of incidents opens at once.
+  var PAGE = 500;
   var table = document.getElementById("incident-table");
-  if (!table) { return; }
+  var data = document.getElementById("incident-data");
+  if (!table || !data) { return; }
+  var rows = JSON.parse(data.textContent);
   var body = table.tBodies[0];
   var heads = table.tHead.rows[0].cells;
-  function key(row, col, numeric) {
-    var cell = row.cells[col];
-    var v = cell.getAttribute("data-sort");
-    if (v === null) { v = cell.textContent; }
-    return numeric ? (parseFloat(v) || 0) : v.toLowerCase();
+  // Column → [field in a row, numeric?]; dates sort by their timestamp.
+  var COLS = [["id"], ["first_ts", 1], ["last_ts", 1], ["senders"], ["subject"],
+    ["messages", 1], ["exposed", 1], ["external", 1], ["audience", 1], ["reply_all", 1],
+    ["custodians"]];
+  var shownRows = rows, limit = PAGE;
+  var count = document.getElementById("shown");
+  var more = document.getElementById("more");
+
+  function cell(tr, text, cls) {
+    var td = document.createElement("td");
+    td.textContent = text;
+    if (cls) { td.className = cls; }
+    tr.appendChild(td);
+    return td;
+  }
+  function render() {
+    var frag = document.createDocumentFragment();
+    shownRows.slice(0, limit).forEach(function (r) {
+      var tr = document.createElement("tr");
+      var id = cell(tr, "");
+      if (r.detailed) {
+        var a = document.createElement("a");
+        a.href = "#d-" + r.id;
+        a.textContent = r.id;
+        id.appendChild(a);
+      } else { id.textContent = r.id; }
+      cell(tr, r.first); cell(tr, r.last); cell(tr, r.senders); cell(tr, r.subject, "sub");
+      cell(tr, String(r.messages), "n"); cell(tr, String(r.exposed), "n");
+      cell(tr, String(r.external), "n"); cell(tr, String(r.audience), "n");
+      cell(tr, String(r.reply_all), "n"); cell(tr, r.custodians);
+      frag.appendChild(tr);
+    });
+    body.replaceChildren(frag);
+    count.textContent = String(shownRows.length);
+    var rest = shownRows.length - Math.min(limit, shownRows.length);
+    more.hidden = rest === 0;
+    more.textContent = "Show " + rest + " more";
+  }
+  function key(r, col) {
+    var v = r[COLS[col][0]];
+    return COLS[col][1] ? Number(v) : String(v).toLowerCase();
   }
   function sortBy(col) {
     var th = heads[col];
-    var numeric = th.getAttribute("data-type") === "num";
     var dir = th.getAttribute("aria-sort") === "ascending" ? -1 : 1;
     for (var i = 0; i < heads.length; i++) { heads[i].removeAttribute("aria-sort"); }
     th.setAttribute("aria-sort", dir === 1 ? "ascending" : "descending");
-    var rows = Array.prototype.slice.call(body.rows);
     rows.sort(function (a, b) {
-      var x = key(a, col, numeric), y = key(b, col, numeric);
+      var x = key(a, col), y = key(b, col);
       return (x < y ? -1 : x > y ? 1 : 0) * dir;
     });
-    rows.forEach(function (r) { body.appendChild(r); });
+    filter();
+  }
+  function filter() {
+    var q = box.value.trim().toLowerCase();
+    shownRows = q === "" ? rows : rows.filter(function (r) {
+      return COLS.some(function (c) { return String(r[c[0]]).toLowerCase().indexOf(q) >= 0; }) ||
+        r.first.indexOf(q) >= 0 || r.last.indexOf(q) >= 0;
+    });
+    limit = PAGE;
+    render();
   }
   Array.prototype.forEach.call(heads, function (th, col) {
     th.tabIndex = 0;
@@ -30,16 +79,7 @@
       if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sortBy(col); }
     });
   });
-  var filter = document.getElementById("filter");
-  var shown = document.getElementById("shown");
-  filter.addEventListener("input", function () {
-    var q = filter.value.trim().toLowerCase();
-    var n = 0;
-    Array.prototype.forEach.call(body.rows, function (r) {
-      var hit = q === "" || r.textContent.toLowerCase().indexOf(q) >= 0;
-      r.hidden = !hit;
-      if (hit) { n++; }
-    });
-    shown.textContent = String(n);
-  });
+  var box = document.getElementById("filter");
+  box.addEventListener("input", filter);
+  more.addEventListener("click", function () { limit += PAGE * 4; render(); });
 })();
