@@ -62,12 +62,7 @@ pub fn write(
         report.people.len(),
         report.exposures.len()
     ));
-    let doc = export::Document {
-        scan: result,
-        report,
-        run,
-        options,
-    };
+    let doc = export::Document::new(result, report, run, options);
     export::write_report(&doc, dir.path())?;
     dir.commit().context("--out")?;
     observer.phase_done();

@@ -23,7 +23,7 @@ impl Exporter for Breach {
         &["breach-summary.md", "breach-summary.json"]
     }
     fn write(&self, doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
-        let s = summary(doc, &Figures::of(doc.report));
+        let s = summary(doc, doc.figures());
         let md = markdown(&s)?;
         let mut json = serde_json::to_vec_pretty(&s).unwrap_or_default();
         json.push(b'\n');

@@ -42,14 +42,16 @@ const WEBMAIL_FAMILIES: &[&str] = &["hotmail", "live", "yahoo", "gmx", "yandex",
 
 /// True for a personal webmail domain (gmail.com, hotmail.*, yahoo.*, icloud.com, …).
 pub fn is_personal_webmail(domain: &str) -> bool {
-    let d = domain.to_ascii_lowercase();
-    if WEBMAIL.contains(&d.as_str()) {
+    let d = domain;
+    if WEBMAIL.iter().any(|w| w.eq_ignore_ascii_case(d)) {
         return true;
     }
     // hotmail.fr, hotmail.co.uk, yahoo.com.au: a family name, then a country suffix.
     match d.split_once('.') {
         Some((first, rest)) => {
-            WEBMAIL_FAMILIES.contains(&first)
+            WEBMAIL_FAMILIES
+                .iter()
+                .any(|f| f.eq_ignore_ascii_case(first))
                 && rest.split('.').count() <= 2
                 && rest.split('.').all(|l| (2..=3).contains(&l.len()))
         }
@@ -72,7 +74,8 @@ pub struct DomainMix {
 }
 
 impl DomainMix {
-    fn of<'a>(addrs: impl Iterator<Item = &'a str>) -> DomainMix {
+    /// The mix of some addresses, with their top domains.
+    pub fn of<'a>(addrs: impl Iterator<Item = &'a str>) -> DomainMix {
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
         for a in addrs {
             *counts.entry(domain_of(a)).or_default() += 1;
@@ -119,6 +122,7 @@ pub struct Subjects {
 #[derive(Debug, Clone)]
 pub struct IncidentFigures {
     pub subjects: Subjects,
+    /// Personal webmail and organisational counts (top domains: see [`Figures::top_domains`]).
     pub domains: DomainMix,
 }
 
@@ -137,75 +141,155 @@ pub struct Figures {
     pub repeated: usize,
     /// Distinct sender accounts.
     pub sender_accounts: usize,
+    /// Senders that are themselves exposed external addresses (a resident replying to all).
+    pub exposed_senders: HashSet<String>,
 }
 
 impl Figures {
+    /// One pass over the people (in parallel), one over the exposure rows: millions of rows
+    /// cost a fraction of writing them.
     pub fn of(report: &Report) -> Figures {
+        use rayon::prelude::*;
+        let senders: HashSet<&str> = report
+            .messages
+            .iter()
+            .map(|m| m.finding.from.as_str())
+            .collect();
+        // Bcc recipients (few): those who were not exposed anywhere add to the audience.
+        let bcc: HashSet<&str> = report
+            .messages
+            .iter()
+            .flat_map(|m| m.finding.bcc_only.iter().map(String::as_str))
+            .collect();
+        // Which string ids are exposed addresses (bit per id), and which of them are external.
+        let words = report.strings.len().div_ceil(64);
+        let (mut person, mut external) = (vec![0u64; words], vec![0u64; words]);
+        for p in &report.people {
+            let (w, b) = (p.addr as usize / 64, 1u64 << (p.addr % 64));
+            person[w] |= b;
+            if !p.internal {
+                external[w] |= b;
+            }
+        }
+        let bit = |set: &[u64], id: u32| set[id as usize / 64] >> (id % 64) & 1 == 1;
+        // Which are personal webmail addresses, which senders are exposed people, how many Bcc
+        // recipients were also exposed: one parallel pass over the strings in the order they
+        // are stored (reading them in address order would miss the cache at every row).
+        let (found, bcc_exposed) = (0..report.strings.len() as u32)
+            .into_par_iter()
+            .with_min_len(1 << 14)
+            .filter(|&id| bit(&person, id))
+            .fold(
+                || (Vec::new(), 0usize),
+                |(mut found, mut n), id| {
+                    let a = report.str(id);
+                    if !bcc.is_empty() && bcc.contains(a) {
+                        n += 1;
+                    }
+                    if bit(&external, id) {
+                        let web = is_personal_webmail(domain_of(a));
+                        let sender = senders.contains(a);
+                        if web || sender {
+                            found.push((id, web, sender));
+                        }
+                    }
+                    (found, n)
+                },
+            )
+            .reduce(
+                || (Vec::new(), 0),
+                |(mut a, n), (b, m)| {
+                    a.extend(b);
+                    (a, n + m)
+                },
+            );
+        drop((person, external));
+        let mut webmail = vec![0u64; words];
+        let mut exposed_senders = HashSet::new();
+        for &(id, web, sender) in &found {
+            if web {
+                webmail[id as usize / 64] |= 1 << (id % 64);
+            }
+            if sender {
+                exposed_senders.insert(report.str(id).to_string());
+            }
+        }
+        let is_web = |id: u32| webmail[id as usize / 64] >> (id % 64) & 1 == 1;
+
         let mut incidents: Vec<IncidentFigures> = Vec::with_capacity(report.incidents.len());
         let mut rows = report.exposures.iter().peekable();
-        for (k, _) in report.incidents.iter().enumerate() {
+        for k in 0..report.incidents.len() {
             let mut s = Subjects::default();
-            let mut external: Vec<&str> = Vec::new();
+            let mut d = DomainMix::default();
             while let Some(x) = rows.next_if(|x| x.incident as usize == k) {
                 if x.internal {
                     s.internal += 1;
                 } else {
                     s.external += 1;
                     s.external_with_name_shown += usize::from(x.name != 0);
-                    external.push(report.str(x.addr));
+                    if is_web(x.addr) {
+                        d.personal_webmail += 1;
+                    } else {
+                        d.organisational += 1;
+                    }
                 }
             }
             incidents.push(IncidentFigures {
                 subjects: s,
-                domains: DomainMix::of(external.into_iter()),
+                domains: d,
             });
         }
         let mut total = Subjects::default();
+        let mut total_domains = DomainMix::default();
         for p in &report.people {
             if p.internal {
                 total.internal += 1;
             } else {
                 total.external += 1;
                 total.external_with_name_shown += usize::from(p.name != 0);
+                if is_web(p.addr) {
+                    total_domains.personal_webmail += 1;
+                } else {
+                    total_domains.organisational += 1;
+                }
             }
         }
-        let total_domains = DomainMix::of(
-            report
-                .people
-                .iter()
-                .filter(|p| !p.internal)
-                .map(|p| report.str(p.addr)),
-        );
-        // Bcc recipients who were not themselves exposed anywhere.
-        let mut bcc: HashSet<&str> = report
-            .messages
-            .iter()
-            .flat_map(|m| m.finding.bcc_only.iter().map(String::as_str))
-            .collect();
-        if !bcc.is_empty() {
-            for p in &report.people {
-                bcc.remove(report.str(p.addr));
-            }
-        }
-        let senders: HashSet<&str> = report
+        let sender_accounts = report
             .incidents
             .iter()
             .flat_map(|i| i.senders.iter().map(String::as_str))
-            .collect();
+            .collect::<HashSet<&str>>()
+            .len();
         Figures {
             incidents,
             total,
             total_domains,
             records: report.exposures.len(),
-            audience: report.people.len() + bcc.len(),
+            audience: report.people.len() + bcc.len() - bcc_exposed,
             reply_all: report.incidents.iter().map(|i| i.reply_all).sum(),
             repeated: report
                 .incidents
                 .iter()
                 .filter(|i| i.messages.len() > 1)
                 .count(),
-            sender_accounts: senders.len(),
+            sender_accounts,
+            exposed_senders,
         }
+    }
+
+    /// The most frequent domains of an incident's external addresses (at most 5).
+    pub fn top_domains(report: &Report, k: usize) -> Vec<(String, usize)> {
+        let start = report
+            .exposures
+            .partition_point(|x| (x.incident as usize) < k);
+        DomainMix::of(
+            report.exposures[start..]
+                .iter()
+                .take_while(|x| x.incident as usize == k)
+                .filter(|x| !x.internal)
+                .map(|x| report.str(x.addr)),
+        )
+        .top
     }
 }
 

@@ -52,6 +52,30 @@ pub struct Document<'a> {
     pub report: &'a Report,
     pub run: &'a RunInfo,
     pub options: &'a ReportOptions,
+    figures: std::sync::OnceLock<figures::Figures>,
+}
+
+impl<'a> Document<'a> {
+    pub fn new(
+        scan: &'a ScanResult,
+        report: &'a Report,
+        run: &'a RunInfo,
+        options: &'a ReportOptions,
+    ) -> Self {
+        Document {
+            scan,
+            report,
+            run,
+            options,
+            figures: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The figures the documents for people share, computed once.
+    pub fn figures(&self) -> &figures::Figures {
+        self.figures
+            .get_or_init(|| figures::Figures::of(self.report))
+    }
 }
 
 /// One output of a report directory (or several files of one kind).
@@ -71,12 +95,27 @@ pub fn exporters() -> Vec<Box<dyn Exporter>> {
     ]
 }
 
-/// Write the whole report into `dir` (the staging directory of a [`out_dir::ReportDir`]).
+/// Write the whole report into `dir` (the staging directory of a [`out_dir::ReportDir`]):
+/// every exporter at once (the figures of the documents for people are computed while the
+/// CSVs are written); the first error wins.
 pub fn write_report(doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
-    for e in exporters() {
-        e.write(doc, dir)?;
-    }
-    Ok(())
+    let all = exporters();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = all
+            .iter()
+            .map(|e| s.spawn(move || e.write(doc, dir)))
+            .collect();
+        let mut first = Ok(());
+        for h in handles {
+            let r = h
+                .join()
+                .unwrap_or_else(|_| Err(ExportError::Refused("an exporter stopped".into())));
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    })
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {

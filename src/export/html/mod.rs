@@ -36,7 +36,7 @@ impl Exporter for Html {
         &["report.html"]
     }
     fn write(&self, doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
-        let html = render(doc, &Figures::of(doc.report))?;
+        let html = render(doc, doc.figures())?;
         write_atomic(dir, "report.html", html.as_bytes())
     }
 }
@@ -199,26 +199,10 @@ fn date_text(t: Option<i64>) -> String {
 /// A sender as shown: in full (staff accounts), unless it is itself an exposed external address
 /// (a member of the public who replied to all): then only its domain.
 struct Senders<'a> {
-    exposed: HashSet<&'a str>,
+    exposed: &'a HashSet<String>,
 }
 
-impl<'a> Senders<'a> {
-    fn of(report: &'a Report) -> Senders<'a> {
-        // Few senders: look each up by walking the people once.
-        let mut candidates: HashSet<&str> = report
-            .messages
-            .iter()
-            .map(|m| m.finding.from.as_str())
-            .collect();
-        let mut exposed = HashSet::new();
-        for p in report.people.iter().filter(|p| !p.internal) {
-            if let Some(a) = candidates.take(report.str(p.addr)) {
-                exposed.insert(a);
-            }
-        }
-        Senders { exposed }
-    }
-
+impl Senders<'_> {
     fn show(&self, addr: &str) -> String {
         if self.exposed.contains(addr) {
             format!("an exposed recipient (…@{})", domain_of(addr))
@@ -308,7 +292,9 @@ fn page(doc: &Document<'_>, figures: &Figures) -> Page {
     ];
     let order = by_weight(&report.incidents);
     let detailed: HashSet<usize> = order.iter().copied().take(DETAILED).collect();
-    let senders = Senders::of(report);
+    let senders = Senders {
+        exposed: &figures.exposed_senders,
+    };
     let incidents = order
         .iter()
         .map(|&k| {
@@ -441,7 +427,7 @@ fn detail(
         exposed: inc.exposed,
         more_messages: inc.messages.len().saturating_sub(MESSAGES_PER_DETAIL),
         messages,
-        domains: f.domains.top.clone(),
+        domains: Figures::top_domains(report, k),
         personal: f.domains.personal_webmail,
         organisational: f.domains.organisational,
         webmail_percent: f.domains.webmail_percent(),
