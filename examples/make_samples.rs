@@ -138,6 +138,8 @@ struct Msg {
     id: String,
     in_reply_to: Option<String>,
     body: String,
+    /// (file name, content): the message becomes multipart/mixed with this attachment.
+    attachment: Option<(&'static str, &'static str)>,
 }
 
 impl Msg {
@@ -153,6 +155,7 @@ impl Msg {
             id: format!("<{id}@police.example>"),
             in_reply_to: None,
             body: String::new(),
+            attachment: None,
         }
     }
 
@@ -179,6 +182,20 @@ impl Msg {
         .unwrap();
         if let Some(p) = &self.in_reply_to {
             write!(h, "In-Reply-To: {p}\r\nReferences: {p}\r\n").unwrap();
+        }
+        if let Some((name, content)) = self.attachment {
+            let b = "=_sample_boundary";
+            write!(
+                h,
+                "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"{b}\"\r\n\r\n\
+                 --{b}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n\
+                 --{b}\r\nContent-Type: text/plain; charset=utf-8; name=\"{name}\"\r\n\
+                 Content-Disposition: attachment; filename=\"{name}\"\r\n\r\n{}\r\n--{b}--\r\n",
+                self.body.replace('\n', "\r\n"),
+                content.replace('\n', "\r\n"),
+            )
+            .unwrap();
+            return h;
         }
         h.push_str("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n");
         h.push_str(&self.body.replace('\n', "\r\n"));
@@ -267,6 +284,34 @@ fn main() {
         m.body = "The ward panel meets at the community centre at 19:00.\n\nFrom 18:30 tea will be served.\n".into();
         msgs.push(m);
     }
+
+    // INC-0004: a support group for victims of crime, 15 members in To: being on this list
+    // says something about each of them (sensitive context: crime and victims).
+    let mut m = Msg::new(
+        "Mon, 16 Jun 2025 18:00:00 +0100",
+        "Victim Care Unit <victim.care@police.example>",
+        "Peer support group: next meeting",
+        "peer-support-june",
+    );
+    m.to = list(670..685);
+    m.body = "Dear member,\n\nThe peer support group for victims of crime meets again on Tuesday at 18:30.\n".into();
+    msgs.push(m);
+
+    // INC-0005: an ordinary-looking note to 12 residents whose only sensitive signal is the
+    // attachment's name.
+    let mut m = Msg::new(
+        "Wed, 18 Jun 2025 12:00:00 +0100",
+        "PC Lee Wood <lee.wood@police.example>",
+        "Notes from Tuesday",
+        "notes-tuesday",
+    );
+    m.to = list(685..697);
+    m.body = "Hello all,\n\nThe notes from Tuesday are attached.\n".into();
+    m.attachment = Some((
+        "safeguarding-referrals-june.txt",
+        "Notes of the meeting of 17 June.\n",
+    ));
+    msgs.push(m);
 
     // Ordinary mail.
     let mut m = Msg::new(

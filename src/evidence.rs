@@ -53,7 +53,7 @@ pub fn fetch_imap(
         if wanted.is_empty() {
             continue;
         }
-        let bodies = match fetch_full(url, opts, &wanted) {
+        let bodies = match fetch_full(url, opts, &wanted, None) {
             Ok(b) => b,
             Err(e) => {
                 errors.push(InputError {

@@ -24,5 +24,6 @@ pub mod parse;
 pub mod partial;
 pub mod run;
 pub mod scan;
+pub mod sensitive;
 pub mod source;
 pub mod warning;

@@ -100,6 +100,9 @@ pub struct Finding {
     /// Bcc recipients who saw the list without being exposed.
     pub bcc_only: Vec<String>,
     pub keys: Keys,
+    /// Sensitive-context terms found in its subject, text or attachment names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive: Vec<crate::sensitive::Hit>,
 }
 
 /// A finding with its exposed people as strings: how a partial result stores it.
@@ -243,4 +246,7 @@ pub struct DetectionOptions {
     pub until: Option<i64>,
     pub senders: Vec<String>,
     pub jaccard: f64,
+    /// Fingerprint of the sensitive-context term list (empty: none used).
+    #[serde(default)]
+    pub sensitive_terms: String,
 }

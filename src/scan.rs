@@ -55,6 +55,8 @@ pub struct ScanOptions {
     pub evidence_dir: Option<PathBuf>,
     /// Keep every message's identity keys per input (for a partial result).
     pub record_keys: bool,
+    /// Look for sensitive context in exposing messages (subject, text, attachment names).
+    pub sensitive: Option<std::sync::Arc<crate::sensitive::Matcher>>,
 }
 
 enum Msg {
@@ -383,6 +385,17 @@ fn process_file(path: &Path, opts: &ScanOptions, r: &mut UnitResult) {
                 internal_date: None,
             };
             process_message(raw, opts, r);
+            if let (Some(m), Some(Outcome::Exposing(f))) = (&opts.sensitive, r.outcomes.last_mut())
+            {
+                // Its text, read again (only for exposing messages), at most MAX_BODY bytes.
+                match read_prefix(path, crate::sensitive::MAX_BODY) {
+                    Ok(bytes) => f.0.sensitive = m.scan_message(&f.0.subject, &bytes),
+                    Err(e) => r.warnings.push(Warning::new(
+                        "sensitive-context-not-read",
+                        format!("{shown}: {e}"),
+                    )),
+                }
+            }
             if let (Some(dir), Some(Outcome::Exposing(f))) = (&opts.evidence_dir, r.outcomes.last())
             {
                 if let Err(e) =
@@ -510,7 +523,17 @@ fn process_message(raw: Raw<'_>, opts: &ScanOptions, r: &mut UnitResult) {
         bcc_only: c.bcc_only.clone(),
         exposed: Vec::new(),
         keys,
+        sensitive: Vec::new(),
     };
+    let mut finding = finding;
+    if let Some(m) = &opts.sensitive {
+        // The whole message when at hand; a message file is read again below (process_file);
+        // a header-only message (IMAP, an oversized mbox message) gives its subject here.
+        finding.sensitive = match raw.whole {
+            Some(w) => m.scan_message(&finding.subject, w),
+            None => m.scan_message(&finding.subject, b""),
+        };
+    }
     let mut exposed = RawExposed::default();
     exposed.items.reserve(c.exposed.len());
     for e in &c.exposed {
@@ -525,6 +548,15 @@ fn process_message(raw: Raw<'_>, opts: &ScanOptions, r: &mut UnitResult) {
     }
     r.outcomes
         .push(Outcome::Exposing(Box::new((finding, exposed))));
+}
+
+/// The first `max` bytes of a message file (opened as evidence: read-only, no atime).
+fn read_prefix(path: &Path, max: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let f = crate::source::files::open_evidence(path)?;
+    let mut bytes = Vec::new();
+    f.take(max as u64).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// `Re:` and its common translations (AW, SV, R, RIF, Antw, VS, Odp).

@@ -68,20 +68,31 @@ fn the_samples_report_loads_sorts_and_filters_in_chromium() {
     );
     assert_eq!(
         b.eval("document.querySelectorAll('#timeline-svg circle.mark').length"),
-        3
+        5
     );
     let w = b.eval("document.getElementById('timeline-svg').getBoundingClientRect().width");
     assert!(w.as_f64().unwrap() > 300.0, "timeline drawn {w}");
 
-    // Largest first; clicking "Exposed" sorts ascending, again descending.
-    assert_eq!(column(&mut b, 0), ["INC-0001", "INC-0003", "INC-0002"]);
+    // Highest risk first, then largest; clicking "Exposed" sorts ascending, again descending.
+    assert_eq!(
+        column(&mut b, 0),
+        ["INC-0001", "INC-0003", "INC-0004", "INC-0005", "INC-0002"]
+    );
+    assert_eq!(
+        column(&mut b, 12),
+        ["high", "high", "high", "high", "medium"]
+    );
+    assert_eq!(column(&mut b, 11)[2], "crime and victims");
     b.click("#incident-table th:nth-child(7)");
-    assert_eq!(column(&mut b, 6), ["62", "230", "419"]);
+    assert_eq!(column(&mut b, 6), ["12", "15", "62", "230", "419"]);
     b.click("#incident-table th:nth-child(7)");
-    assert_eq!(column(&mut b, 6), ["419", "230", "62"]);
+    assert_eq!(column(&mut b, 6), ["419", "230", "62", "15", "12"]);
     // By a text column: the id.
     b.click("#incident-table th:nth-child(1)");
-    assert_eq!(column(&mut b, 0), ["INC-0001", "INC-0002", "INC-0003"]);
+    assert_eq!(
+        column(&mut b, 0),
+        ["INC-0001", "INC-0002", "INC-0003", "INC-0004", "INC-0005"]
+    );
 
     // Typing in the filter box.
     b.click("#filter");

@@ -290,7 +290,7 @@ fn a_closed_stdout_pipe_is_not_a_crash() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(!stderr(&o).contains("panicked"));
     // Without --internal-domain the internal mail and the nine-plus-one are exposing too.
-    assert_eq!(csv_rows(&d.path().join("o/incidents.csv")).len(), 5);
+    assert_eq!(csv_rows(&d.path().join("o/incidents.csv")).len(), 7);
 }
 
 #[test]

@@ -126,7 +126,7 @@ fn imap_scan_matches_mbox_and_leaves_flags_untouched() {
     assert!(!summary.contains(dovecot::PASSWORD));
     let s = summary_json(&d.path().join("imap"));
     assert_eq!(s["inputs"][0]["imap"]["folders"][0]["folder"], "Sent");
-    assert_eq!(s["inputs"][0]["imap"]["folders"][0]["messages"], 16);
+    assert_eq!(s["inputs"][0]["imap"]["folders"][0]["messages"], 18);
 }
 
 fn summary_json(dir: &std::path::Path) -> serde_json::Value {
@@ -210,7 +210,7 @@ fn folders_lists_flags_counts_and_what_scan_reads() {
         .find(|l| l.starts_with("Sent "))
         .unwrap_or_else(|| panic!("{out}"));
     assert!(
-        sent.contains("\\Sent") && sent.contains(" 16 ") && sent.trim_end().ends_with("yes"),
+        sent.contains("\\Sent") && sent.contains(" 18 ") && sent.trim_end().ends_with("yes"),
         "{sent}"
     );
     let inbox = out.lines().find(|l| l.starts_with("INBOX")).unwrap();
@@ -326,7 +326,7 @@ fn urls_and_files_make_one_report() {
             s["counts"]["messages_read"].as_u64(),
             s["counts"]["duplicates"].as_u64()
         ),
-        (Some(32), Some(16))
+        (Some(36), Some(18))
     );
     for m in csv_rows(&d.path().join("o/messages.csv")) {
         let sources: Vec<&str> = m["sources"].split(" | ").collect();

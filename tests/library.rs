@@ -18,6 +18,7 @@ fn options() -> ScanOptions {
         jobs: 2,
         evidence_dir: None,
         record_keys: true,
+        sensitive: Some(std::sync::Arc::new(bccaudit::sensitive::Matcher::builtin())),
     }
 }
 
@@ -33,15 +34,15 @@ fn samples_through_the_library() {
     assert_eq!(scanned.parts[0].custodian, "Sent Items");
     // Keys were recorded for every message read: a merge of this part decides the same copies.
     let recorded: usize = scanned.parts.iter().map(|p| p.keys.len()).sum();
-    assert_eq!(recorded, 32);
+    assert_eq!(recorded, 36);
     let combined = ScanResult::combine_recorded(scanned.parts, scanned.strings);
     let (result, report) = run::analyse(combined, 0.8, &Silent);
-    assert_eq!(result.stats.messages_read, 32);
-    assert_eq!(result.stats.unique, 16);
-    assert_eq!(report.incidents.len(), 3);
-    assert_eq!(report.messages.len(), 5);
+    assert_eq!(result.stats.messages_read, 36);
+    assert_eq!(result.stats.unique, 18);
+    assert_eq!(report.incidents.len(), 5);
+    assert_eq!(report.messages.len(), 7);
     let external = report.people.iter().filter(|p| !p.internal).count();
-    assert_eq!((report.people.len(), external), (571, 568));
+    assert_eq!((report.people.len(), external), (598, 595));
     assert!(report
         .messages
         .iter()
@@ -67,5 +68,5 @@ fn an_input_that_cannot_be_opened_keeps_its_place() {
     assert!(scanned.parts[0].info.is_none());
     assert_eq!(scanned.parts[0].errors.len(), 1);
     assert_eq!(scanned.parts[0].custodian, "/nonexistent/a.mbox");
-    assert_eq!(scanned.parts[1].stats.messages_read, 16);
+    assert_eq!(scanned.parts[1].stats.messages_read, 18);
 }

@@ -94,9 +94,24 @@ fn breach_summary_figures_equal_those_of_the_csvs() {
         .unwrap();
     assert_eq!(t["when"]["first_sent_utc"], first);
     assert_eq!(t["when"]["last_sent_utc"], last);
-    // 2025-03-03 is winter time in London, 2025-05-15 summer time.
+    // 2025-03-03 is winter time in London, 2025-06-18 summer time.
     assert_eq!(t["when"]["first_sent_local"], "2025-03-03 09:00 GMT");
-    assert_eq!(t["when"]["last_sent_local"], "2025-05-15 07:30 BST");
+    assert_eq!(t["when"]["last_sent_local"], "2025-06-18 12:00 BST");
+    let categories: BTreeSet<&str> = incidents
+        .iter()
+        .flat_map(|i| i["sensitive"].split(';').filter(|c| !c.is_empty()))
+        .collect();
+    let in_json: BTreeSet<&str> = t["sensitive_categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(in_json, categories);
+    assert_eq!(
+        in_json,
+        BTreeSet::from(["children and safeguarding", "crime and victims"])
+    );
     assert_eq!(b["time_zone"], "Europe/London");
 
     // Per incident, row by row.
@@ -140,6 +155,12 @@ fn breach_summary_figures_equal_those_of_the_csvs() {
             row["reply_all"].parse::<usize>().unwrap()
         );
         assert_eq!(i["when"]["first_sent_utc"], row["first_sent"].as_str());
+        assert_eq!(i["risk"], row["risk"].as_str(), "{id}");
+        let cats: Vec<&str> = row["sensitive"]
+            .split(';')
+            .filter(|c| !c.is_empty())
+            .collect();
+        assert_eq!(i["sensitive_categories"], serde_json::json!(cats), "{id}");
         assert_eq!(i["when"]["last_sent_utc"], row["last_sent"].as_str());
         assert!(i.get("subject").is_none());
     }

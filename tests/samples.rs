@@ -67,6 +67,24 @@ fn samples_incidents_are_exactly_the_designed_ones() {
                 "230",
                 "0"
             ),
+            (
+                "INC-0004",
+                "2025-06-16T17:00:00Z",
+                "1",
+                "15",
+                "15",
+                "15",
+                "0"
+            ),
+            (
+                "INC-0005",
+                "2025-06-18T11:00:00Z",
+                "1",
+                "12",
+                "12",
+                "12",
+                "0"
+            ),
         ]
     );
     assert_eq!(inc[0]["subject"], "Community safety survey 2025");
@@ -78,7 +96,7 @@ fn samples_incidents_are_exactly_the_designed_ones() {
 
     // Every exposing message was found twice (mbox and Maildir) and is listed once.
     let msgs = csv_rows(&out.join("messages.csv"));
-    assert_eq!(msgs.len(), 5);
+    assert_eq!(msgs.len(), 7);
     for m in &msgs {
         let sources: Vec<&str> = m["sources"].split(" | ").collect();
         assert_eq!(sources.len(), 2, "{}", m["sources"]);
@@ -118,10 +136,10 @@ fn samples_incidents_are_exactly_the_designed_ones() {
     }
 
     let s = summary(&out);
-    assert_eq!(s["counts"]["messages_read"], 32);
-    assert_eq!(s["counts"]["unique"], 16);
-    assert_eq!(s["counts"]["duplicates"], 16);
-    assert_eq!(s["counts"]["incidents"], 3);
+    assert_eq!(s["counts"]["messages_read"], 36);
+    assert_eq!(s["counts"]["unique"], 18);
+    assert_eq!(s["counts"]["duplicates"], 18);
+    assert_eq!(s["counts"]["incidents"], 5);
 }
 
 #[test]
@@ -129,7 +147,7 @@ fn samples_people_counts() {
     let (d, o) = scan_samples(&[]);
     assert_eq!(o.status.code(), Some(0));
     let people = csv_rows(&d.path().join("report/affected.csv"));
-    assert_eq!(people.len(), 571);
+    assert_eq!(people.len(), 598);
     assert_eq!(people.iter().filter(|p| p["internal"] == "true").count(), 3);
     let mut by_counts = std::collections::BTreeMap::new();
     for p in &people {
@@ -138,7 +156,9 @@ fn samples_people_counts() {
             .or_insert(0) += 1;
     }
     let expect: std::collections::BTreeMap<(String, String), i32> = [
-        (("1", "1"), 23), // registration only (press, council, 30 residents... see generator), reply-all only
+        // registration only (press, council, 30 residents... see generator), reply-all only,
+        // and the 15 + 12 residents of the two small sensitive-context mailings
+        (("1", "1"), 23 + 27),
         (("1", "2"), 418),
         (("2", "3"), 30),
         (("2", "4"), 90),
@@ -164,7 +184,7 @@ fn samples_people_counts() {
         .all(|p| p["address"] == p["address"].to_lowercase()));
 
     let ex = csv_rows(&d.path().join("report/exposures.csv"));
-    assert_eq!(ex.len(), 419 + 62 + 230);
+    assert_eq!(ex.len(), 419 + 62 + 230 + 15 + 12);
     let e = ex
         .iter()
         .find(|e| {
@@ -278,7 +298,7 @@ fn reports_are_owner_only_and_not_overwritten_without_force() {
 fn stdout_has_counts_but_no_addresses_unless_verbose() {
     let (_d, o) = scan_samples(&[]);
     let s = stdout(&o);
-    assert!(s.contains("3 incident(s)"), "{s}");
+    assert!(s.contains("5 incident(s)"), "{s}");
     assert!(s.contains("INC-0001"), "{s}");
     assert!(!s.contains('@'), "addresses on stdout: {s}");
     let (_d, o) = scan_samples(&["--verbose"]);
@@ -423,4 +443,101 @@ fn inputs_are_unchanged_by_a_scan() {
             assert_eq!(format!("{:x}", Sha256::digest(&bytes)), h);
         }
     }
+}
+
+#[test]
+fn sensitive_context_and_risk_per_incident() {
+    let (d, o) = scan_samples(&[]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = d.path().join("report");
+    let inc = csv_rows(&out.join("incidents.csv"));
+    let got: Vec<(&str, &str, &str)> = inc
+        .iter()
+        .map(|r| {
+            (
+                r["incident_id"].as_str(),
+                r["sensitive"].as_str(),
+                r["risk"].as_str(),
+            )
+        })
+        .collect();
+    // Risk rule: 418 external (2) + reply-all (1) + sent twice (1); 60 external (1); 230
+    // external (2) + sent twice (1); the two small mailings are high for their context alone.
+    assert_eq!(
+        got,
+        [
+            ("INC-0001", "", "high"),
+            ("INC-0002", "", "medium"),
+            ("INC-0003", "", "high"),
+            ("INC-0004", "crime and victims", "high"),
+            ("INC-0005", "children and safeguarding", "high"),
+        ]
+    );
+    let rows = csv_rows(&out.join("sensitive.csv"));
+    let got: Vec<Vec<&str>> = rows
+        .iter()
+        .map(|r| {
+            ["incident_id", "message", "category", "term", "where"]
+                .iter()
+                .map(|c| r[*c].as_str())
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            [
+                "INC-0004",
+                "peer-support-june@police.example",
+                "crime and victims",
+                "victims",
+                "body"
+            ],
+            [
+                "INC-0005",
+                "notes-tuesday@police.example",
+                "children and safeguarding",
+                "safeguarding",
+                "attachment-name"
+            ],
+        ]
+    );
+    let msgs = csv_rows(&out.join("messages.csv"));
+    let flagged: Vec<(&str, &str)> = msgs
+        .iter()
+        .filter(|m| !m["sensitive"].is_empty())
+        .map(|m| (m["incident_id"].as_str(), m["sensitive"].as_str()))
+        .collect();
+    assert_eq!(
+        flagged,
+        [
+            ("INC-0004", "crime and victims"),
+            ("INC-0005", "children and safeguarding")
+        ]
+    );
+}
+
+#[test]
+fn a_terms_file_adds_categories_and_a_bad_one_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let terms = d.path().join("terms.csv");
+    std::fs::write(&terms, "# ours\nsurveys,safety survey\n").unwrap();
+    let (r, o) = scan_samples(&["--sensitive-terms", terms.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let inc = csv_rows(&r.path().join("report/incidents.csv"));
+    assert_eq!(inc[0]["sensitive"], "surveys");
+    assert_eq!(inc[3]["sensitive"], "crime and victims");
+    // Only the file's terms.
+    let (r, _) = scan_samples(&[
+        "--sensitive-terms",
+        terms.to_str().unwrap(),
+        "--no-builtin-terms",
+    ]);
+    let inc = csv_rows(&r.path().join("report/incidents.csv"));
+    assert_eq!(inc[3]["sensitive"], "");
+    std::fs::write(&terms, "just one field\n").unwrap();
+    let (r, o) = scan_samples(&["--sensitive-terms", terms.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("line 1"), "{}", stderr(&o));
+    assert!(!r.path().join("report").exists());
 }

@@ -98,6 +98,8 @@ pub struct Incident {
     pub reply_all: usize,
     /// Custodians of its messages' locations, sorted, distinct.
     pub custodians: Vec<String>,
+    /// Sensitive-context categories found in its messages, sorted, distinct.
+    pub sensitive: Vec<String>,
     /// With a baseline: true when none of its messages was in it.
     pub new: Option<bool>,
 }
@@ -347,6 +349,7 @@ pub fn analyse(findings: Vec<Finding>, mut strings: Strings, jaccard: f64) -> Re
                 audience: 0,
                 reply_all: 0,
                 custodians: Vec::new(),
+                sensitive: Vec::new(),
                 new: None,
             });
         }
@@ -429,6 +432,7 @@ pub fn analyse(findings: Vec<Finding>, mut strings: Strings, jaccard: f64) -> Re
         let mut bcc_audience: FxSet<&str> = FxSet::default();
         let mut senders: BTreeSet<&str> = BTreeSet::new();
         let mut custodians: BTreeSet<&str> = BTreeSet::new();
+        let mut sensitive: BTreeSet<&str> = BTreeSet::new();
         // Each message's exposed people are taken out and freed with the incident: the rows
         // built from them replace them, so memory does not hold both.
         let taken: Vec<Vec<crate::model::Exposed>> = inc
@@ -443,6 +447,7 @@ pub fn analyse(findings: Vec<Finding>, mut strings: Strings, jaccard: f64) -> Re
         for (&mi, exposed) in inc.messages.iter().zip(&taken) {
             let m = &msgs[mi];
             custodians.extend(m.custodians.iter().map(|c| &**c));
+            sensitive.extend(m.finding.sensitive.iter().map(|h| h.category.as_str()));
             let f = &m.finding;
             if let Some(d) = f.date {
                 inc.first_sent = Some(inc.first_sent.map_or(d, |x: i64| x.min(d)));
@@ -509,6 +514,7 @@ pub fn analyse(findings: Vec<Finding>, mut strings: Strings, jaccard: f64) -> Re
         }
         inc.senders = senders.into_iter().map(str::to_string).collect();
         inc.custodians = custodians.into_iter().map(str::to_string).collect();
+        inc.sensitive = sensitive.into_iter().map(str::to_string).collect();
         let mine = &mut exposures[first_row..];
         inc.exposed = mine.len();
         inc.external = mine.iter().filter(|x| !x.internal).count();
@@ -702,6 +708,7 @@ mod tests {
             external: to.len(),
             audience: to.len(),
             bcc_only: Vec::new(),
+            sensitive: Vec::new(),
             keys: crate::identity::keys(crate::identity::Parts {
                 message_id: Some(id),
                 exposed: to.to_vec(),

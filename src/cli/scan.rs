@@ -15,6 +15,7 @@ use bccaudit::parse::date::parse_cli_date;
 use bccaudit::partial::{self, DetectionOptions, ListRef};
 use bccaudit::run::{self, Input, InputSpec, Observer};
 use bccaudit::scan::ScanOptions;
+use bccaudit::sensitive::Matcher;
 use bccaudit::source::imap::{ImapUrl, State};
 
 use super::imap_opts::ImapOpts;
@@ -71,6 +72,12 @@ pub struct ScanArgs {
     /// Two messages are one incident when their exposed sets overlap at least this much (Jaccard).
     #[arg(long, default_value_t = 0.8, value_name = "0..1")]
     pub jaccard: f64,
+    /// More sensitive-context terms, `category,term` per line (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub sensitive_terms: Vec<PathBuf>,
+    /// Use only the --sensitive-terms files, not the built-in list.
+    #[arg(long, requires = "sensitive_terms")]
+    pub no_builtin_terms: bool,
     #[command(flatten)]
     pub report: report::ReportArgs,
     /// Parser threads (default: all cores).
@@ -153,7 +160,7 @@ pub fn policy(a: &ScanArgs) -> Result<Policy> {
 }
 
 /// The options a partial result records (and a merge compares).
-fn detection_options(p: &Policy, jaccard: f64) -> DetectionOptions {
+fn detection_options(p: &Policy, jaccard: f64, terms: &Matcher) -> DetectionOptions {
     let mut internal = p.internal_domains.clone();
     internal.sort();
     internal.dedup();
@@ -167,6 +174,7 @@ fn detection_options(p: &Policy, jaccard: f64) -> DetectionOptions {
         until: p.until,
         senders,
         jaccard,
+        sensitive_terms: terms.fingerprint.clone(),
     }
 }
 
@@ -229,6 +237,10 @@ pub fn run(a: ScanArgs, arguments: Vec<String>) -> Result<ExitCode> {
     let clock = Instant::now();
     let policy = policy(&a)?;
     let report_options = a.report.options()?;
+    let extra: Vec<&Path> = a.sensitive_terms.iter().map(PathBuf::as_path).collect();
+    let terms = std::sync::Arc::new(
+        Matcher::new(!a.no_builtin_terms, &extra).context("--sensitive-terms")?,
+    );
     if a.jobs == Some(0) {
         bail!("--jobs must be at least 1");
     }
@@ -296,10 +308,16 @@ pub fn run(a: ScanArgs, arguments: Vec<String>) -> Result<ExitCode> {
         jobs,
         evidence_dir,
         record_keys: a.partial.is_some(),
+        sensitive: Some(terms.clone()),
     };
     let bars = Bars::new(!a.quiet);
     let t_scan = Instant::now();
-    let scanned = run::scan(specs, &opts, !a.no_input_hash, Some(&state), &own, &bars)?;
+    let mut scanned = run::scan(specs, &opts, !a.no_input_hash, Some(&state), &own, &bars)?;
+    if scanned.parts.iter().any(|p| !p.findings.is_empty()) && !scanned.accounts.is_empty() {
+        bars.phase("reading the text of exposing IMAP messages");
+        bccaudit::sensitive::read_imap_texts(&mut scanned.parts, &scanned.accounts, &terms);
+        bars.phase_done();
+    }
     let scan_secs = t_scan.elapsed().as_secs_f64();
     let records: Vec<_> = scanned
         .parts
@@ -312,7 +330,7 @@ pub fn run(a: ScanArgs, arguments: Vec<String>) -> Result<ExitCode> {
             format: partial::FORMAT.into(),
             version: partial::VERSION,
             tool_version: env!("CARGO_PKG_VERSION").into(),
-            options: detection_options(&policy, a.jaccard),
+            options: detection_options(&policy, a.jaccard, &terms),
             list: list_ref,
             started,
             finished: super::now(),
@@ -359,7 +377,7 @@ pub fn run(a: ScanArgs, arguments: Vec<String>) -> Result<ExitCode> {
         arguments,
         started,
         finished: super::now(),
-        detection: detection_options(&policy, a.jaccard),
+        detection: detection_options(&policy, a.jaccard, &terms),
     };
     let (Some(dir), Some(out)) = (report_dir, &a.out) else {
         bail!("--out is required");

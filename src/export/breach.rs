@@ -67,6 +67,8 @@ pub struct Answers {
     pub domains: DomainMix,
     /// Special-category data that may be inferable from the context (when detected).
     pub sensitive_categories: Vec<String>,
+    /// The highest risk level (see the README's rule).
+    pub risk: super::figures::Risk,
 }
 
 #[derive(Debug, Serialize)]
@@ -155,7 +157,19 @@ pub fn summary(doc: &Document<'_>, figures: &Figures) -> Summary {
         repeated_sends: figures.repeated,
         sender_accounts: figures.sender_accounts,
         domains: figures.total_domains.clone(),
-        sensitive_categories: Vec::new(),
+        sensitive_categories: report
+            .incidents
+            .iter()
+            .flat_map(|i| i.sensitive.iter().cloned())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        risk: figures
+            .incidents
+            .iter()
+            .map(|f| f.risk)
+            .max()
+            .unwrap_or(super::figures::Risk::Low),
     };
     let incidents = report
         .incidents
@@ -174,7 +188,8 @@ pub fn summary(doc: &Document<'_>, figures: &Figures) -> Summary {
                 repeated_sends: i.messages.len().saturating_sub(1),
                 sender_accounts: i.senders.len(),
                 domains: f.domains.clone(),
-                sensitive_categories: Vec::new(),
+                sensitive_categories: i.sensitive.clone(),
+                risk: f.risk,
             },
             subject: opts.summary_subjects.then(|| i.subject.clone()),
         })

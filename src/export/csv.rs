@@ -1,7 +1,6 @@
 //! The four CSV reports. Columns: the required ones first, in the documented order.
 
-use super::{guard_cell, write_atomic_with, ExportError};
-use crate::analysis::Report;
+use super::{guard_cell, write_atomic_with, Document, ExportError};
 use std::io::Write;
 use std::path::Path;
 
@@ -121,6 +120,8 @@ pub const INCIDENTS_HEADER: &[&str] = &[
     "audience",
     "reply_all",
     "custodians",
+    "sensitive",
+    "risk",
 ];
 pub const MESSAGES_HEADER: &[&str] = &[
     "incident_id",
@@ -139,6 +140,7 @@ pub const MESSAGES_HEADER: &[&str] = &[
     "audience",
     "size",
     "custodians",
+    "sensitive",
 ];
 pub const AFFECTED_HEADER: &[&str] = &[
     "address",
@@ -163,7 +165,7 @@ pub const EXPOSURES_HEADER: &[&str] = &[
 ];
 
 /// Writes one of the CSV files.
-type CsvWriter = fn(&Report, &Path) -> Result<(), ExportError>;
+type CsvWriter = fn(&Document<'_>, &Path) -> Result<(), ExportError>;
 
 /// Write incidents.csv, messages.csv, affected.csv and exposures.csv (each on a thread of its
 /// own: the per-person and per-exposure files are the large ones).
@@ -177,19 +179,20 @@ impl super::Exporter for Csv {
             "messages.csv",
             "affected.csv",
             "exposures.csv",
+            "sensitive.csv",
         ]
     }
     fn write(&self, doc: &super::Document<'_>, dir: &Path) -> Result<(), ExportError> {
-        write_all(doc.report, dir)
+        write_all(doc, dir)
     }
 }
 
-pub fn write_all(report: &Report, dir: &Path) -> Result<(), ExportError> {
-    let jobs: [CsvWriter; 4] = [incidents, messages, affected, exposures];
+pub fn write_all(doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
+    let jobs: [CsvWriter; 5] = [incidents, messages, affected, exposures, sensitive];
     std::thread::scope(|s| {
         let handles: Vec<_> = jobs
             .iter()
-            .map(|job| s.spawn(move || job(report, dir)))
+            .map(|job| s.spawn(move || job(doc, dir)))
             .collect();
         let mut first_error = Ok(());
         for h in handles {
@@ -213,15 +216,18 @@ fn with_new(header: &[&'static str], new: bool) -> Vec<&'static str> {
     h
 }
 
-fn incidents(report: &Report, dir: &Path) -> Result<(), ExportError> {
+fn incidents(doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
+    let report = doc.report;
+    let figures = doc.figures();
     let new = report.incidents.iter().any(|i| i.new.is_some());
     write_csv(
         dir,
         "incidents.csv",
         &with_new(INCIDENTS_HEADER, new),
         |w| {
-            for i in &report.incidents {
+            for (k, i) in report.incidents.iter().enumerate() {
                 let senders: Vec<&str> = i.senders.iter().map(String::as_str).collect();
+                let sensitive: Vec<&str> = i.sensitive.iter().map(String::as_str).collect();
                 let custodians: Vec<&str> = i.custodians.iter().map(String::as_str).collect();
                 let mut cells = vec![
                     Cell::Str(&i.id),
@@ -235,6 +241,8 @@ fn incidents(report: &Report, dir: &Path) -> Result<(), ExportError> {
                     Cell::Num(i.audience as u64),
                     Cell::Num(i.reply_all as u64),
                     Cell::Join(&custodians, " | "),
+                    Cell::Join(&sensitive, ";"),
+                    Cell::Str(figures.incidents[k].risk.label()),
                 ];
                 if new {
                     cells.push(Cell::Bool(i.new.unwrap_or(false)));
@@ -246,10 +254,13 @@ fn incidents(report: &Report, dir: &Path) -> Result<(), ExportError> {
     )
 }
 
-fn messages(report: &Report, dir: &Path) -> Result<(), ExportError> {
+fn messages(doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
+    let report = doc.report;
     write_csv(dir, "messages.csv", MESSAGES_HEADER, |w| {
         for m in &report.messages {
             let f = &m.finding;
+            let categories = crate::sensitive::categories(&f.sensitive);
+            let categories: Vec<&str> = categories.iter().map(String::as_str).collect();
             let sources: Vec<String> = m.sources.iter().map(|l| l.to_string()).collect();
             let sources: Vec<&str> = sources.iter().map(String::as_str).collect();
             let sha: Vec<&str> = m.sha256.iter().map(String::as_str).collect();
@@ -278,6 +289,7 @@ fn messages(report: &Report, dir: &Path) -> Result<(), ExportError> {
                     Cell::Num(f.audience as u64),
                     Cell::Num(f.size),
                     Cell::Join(&custodians, " | "),
+                    Cell::Join(&categories, ";"),
                 ],
             )?;
         }
@@ -285,7 +297,8 @@ fn messages(report: &Report, dir: &Path) -> Result<(), ExportError> {
     })
 }
 
-fn affected(report: &Report, dir: &Path) -> Result<(), ExportError> {
+fn affected(doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
+    let report = doc.report;
     let new = report.people.iter().any(|p| p.new.is_some());
     write_csv(dir, "affected.csv", &with_new(AFFECTED_HEADER, new), |w| {
         let mut ids: Vec<&str> = Vec::new();
@@ -317,7 +330,8 @@ fn affected(report: &Report, dir: &Path) -> Result<(), ExportError> {
     })
 }
 
-fn exposures(report: &Report, dir: &Path) -> Result<(), ExportError> {
+fn exposures(doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
+    let report = doc.report;
     write_csv(dir, "exposures.csv", EXPOSURES_HEADER, |w| {
         for e in &report.exposures {
             row(
@@ -333,6 +347,34 @@ fn exposures(report: &Report, dir: &Path) -> Result<(), ExportError> {
                     Cell::Bool(e.internal),
                 ],
             )?;
+        }
+        Ok(())
+    })
+}
+
+pub const SENSITIVE_HEADER: &[&str] = &["incident_id", "message", "category", "term", "where"];
+
+/// sensitive.csv: every sensitive-context term found, with where (subject, body,
+/// attachment-name), by incident and message (its Message-ID, else its first location).
+fn sensitive(doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
+    let report = doc.report;
+    write_csv(dir, "sensitive.csv", SENSITIVE_HEADER, |w| {
+        for m in &report.messages {
+            let f = &m.finding;
+            let first = m.sources[0].to_string();
+            let message = f.message_id.as_deref().unwrap_or(&first);
+            for h in &f.sensitive {
+                row(
+                    w,
+                    &[
+                        Cell::Str(&report.incidents[m.incident].id),
+                        Cell::Str(message),
+                        Cell::Str(&h.category),
+                        Cell::Str(&h.term),
+                        Cell::Str(h.place.label()),
+                    ],
+                )?;
+            }
         }
         Ok(())
     })

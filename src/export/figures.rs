@@ -118,9 +118,53 @@ pub struct Subjects {
     pub external_with_name_shown: usize,
 }
 
+/// How urgently an incident needs attention (see [`risk`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Risk {
+    Low,
+    Medium,
+    High,
+}
+
+impl Risk {
+    pub fn label(self) -> &'static str {
+        match self {
+            Risk::Low => "low",
+            Risk::Medium => "medium",
+            Risk::High => "high",
+        }
+    }
+}
+
+/// The risk rule (the README states it): **high** when any sensitive-context category was
+/// found, or with 3 points or more; **medium** with 1 or 2 points; else **low**. Points: 2 for
+/// 100 or more external people exposed (1 for 20 or more), 1 for a reply-all re-exposure, 1 for
+/// a repeated send (more than one message), 1 when at least half of the external addresses are
+/// personal webmail.
+pub fn risk(inc: &Incident, domains: &DomainMix) -> Risk {
+    let mut points = match inc.external {
+        n if n >= 100 => 2,
+        n if n >= 20 => 1,
+        _ => 0,
+    };
+    points += u32::from(inc.reply_all > 0);
+    points += u32::from(inc.messages.len() > 1);
+    let external = domains.personal_webmail + domains.organisational;
+    points += u32::from(external > 0 && domains.personal_webmail * 2 >= external);
+    if !inc.sensitive.is_empty() || points >= 3 {
+        Risk::High
+    } else if points >= 1 {
+        Risk::Medium
+    } else {
+        Risk::Low
+    }
+}
+
 /// The figures of one incident.
 #[derive(Debug, Clone)]
 pub struct IncidentFigures {
+    pub risk: Risk,
     pub subjects: Subjects,
     /// Personal webmail and organisational counts (top domains: see [`Figures::top_domains`]).
     pub domains: DomainMix,
@@ -235,6 +279,7 @@ impl Figures {
                 }
             }
             incidents.push(IncidentFigures {
+                risk: risk(&report.incidents[k], &d),
                 subjects: s,
                 domains: d,
             });
@@ -293,14 +338,16 @@ impl Figures {
     }
 }
 
-/// Incidents in the order a reader should see them: most external people first, then most
-/// people, then by id.
-pub fn by_weight(incidents: &[Incident]) -> Vec<usize> {
+/// Incidents in the order a reader should see them: highest risk first, then most external
+/// people, then most people, then by id.
+pub fn by_weight(incidents: &[Incident], figures: &Figures) -> Vec<usize> {
     let mut order: Vec<usize> = (0..incidents.len()).collect();
     order.sort_by(|&a, &b| {
         let (x, y) = (&incidents[a], &incidents[b]);
-        y.external
-            .cmp(&x.external)
+        let risk = |k: usize| figures.incidents[k].risk;
+        risk(b)
+            .cmp(&risk(a))
+            .then(y.external.cmp(&x.external))
             .then(y.exposed.cmp(&x.exposed))
             .then(a.cmp(&b))
     });

@@ -100,11 +100,17 @@ struct IncidentRow {
     audience: usize,
     reply_all: usize,
     custodians: String,
+    sensitive: String,
+    risk: &'static str,
+    /// 2 high, 1 medium, 0 low (for sorting).
+    risk_rank: u8,
 }
 
 #[derive(Serialize)]
 struct Detail {
     id: String,
+    risk: &'static str,
+    sensitive: Vec<String>,
     subject: String,
     external: usize,
     exposed: usize,
@@ -290,7 +296,7 @@ fn page(doc: &Document<'_>, figures: &Figures) -> Page {
             alert: figures.reply_all > 0,
         },
     ];
-    let order = by_weight(&report.incidents);
+    let order = by_weight(&report.incidents, figures);
     let detailed: HashSet<usize> = order.iter().copied().take(DETAILED).collect();
     let senders = Senders {
         exposed: &figures.exposed_senders,
@@ -319,6 +325,9 @@ fn page(doc: &Document<'_>, figures: &Figures) -> Page {
                 audience: i.audience,
                 reply_all: i.reply_all,
                 custodians: i.custodians.join(", "),
+                sensitive: i.sensitive.join(", "),
+                risk: figures.incidents[k].risk.label(),
+                risk_rank: figures.incidents[k].risk as u8,
             }
         })
         .collect();
@@ -422,6 +431,8 @@ fn detail(
     };
     Detail {
         id: inc.id.clone(),
+        risk: f.risk.label(),
+        sensitive: inc.sensitive.clone(),
         subject: inc.subject.clone(),
         external: inc.external,
         exposed: inc.exposed,

@@ -13,7 +13,7 @@
   // Column → [field in a row, numeric?]; dates sort by their timestamp.
   var COLS = [["id"], ["first_ts", 1], ["last_ts", 1], ["senders"], ["subject"],
     ["messages", 1], ["exposed", 1], ["external", 1], ["audience", 1], ["reply_all", 1],
-    ["custodians"]];
+    ["custodians"], ["sensitive"], ["risk_rank", 1]];
   var shownRows = rows, limit = PAGE;
   var count = document.getElementById("shown");
   var more = document.getElementById("more");
@@ -39,7 +39,8 @@
       cell(tr, r.first); cell(tr, r.last); cell(tr, r.senders); cell(tr, r.subject, "sub");
       cell(tr, String(r.messages), "n"); cell(tr, String(r.exposed), "n");
       cell(tr, String(r.external), "n"); cell(tr, String(r.audience), "n");
-      cell(tr, String(r.reply_all), "n"); cell(tr, r.custodians);
+      cell(tr, String(r.reply_all), "n"); cell(tr, r.custodians); cell(tr, r.sensitive);
+      cell(tr, r.risk, "risk-" + r.risk);
       frag.appendChild(tr);
     });
     body.replaceChildren(frag);

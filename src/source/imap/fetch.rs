@@ -421,12 +421,19 @@ impl Source for ImapSource {
 /// One per FETCH: every response is bounded by --max-response.
 const FULL_MESSAGES_PER_FETCH: usize = 1;
 
-/// Fetch whole raw messages (BODY.PEEK[], so nothing is marked read) for `--evidence`.
+/// Fetch raw messages (`BODY.PEEK[]`, so nothing is marked read): whole for `--evidence`, or
+/// only their first `limit` bytes (`BODY.PEEK[]<0.limit>`: headers and the start of the text,
+/// for the sensitive context).
 pub fn fetch_full(
     url: &ImapUrl,
     opts: &ImapOptions,
     wanted: &[(String, u32, u32)],
+    limit: Option<usize>,
 ) -> Result<HashMap<(String, u32), Vec<u8>>, ImapError> {
+    let query = match limit {
+        Some(n) => format!("(UID BODY.PEEK[]<0.{n}>)"),
+        None => "(UID BODY.PEEK[])".to_string(),
+    };
     let server = url.server();
     let perr = |e: imap::Error| ImapError::Protocol {
         server: server.clone(),
@@ -449,9 +456,7 @@ pub fn fetch_full(
         just.sort_unstable();
         // The crate holds a whole response in memory: few whole messages per FETCH.
         for chunk in just.chunks(FULL_MESSAGES_PER_FETCH) {
-            let fetches = session
-                .uid_fetch(uid_set(chunk), "(UID BODY.PEEK[])")
-                .map_err(perr)?;
+            let fetches = session.uid_fetch(uid_set(chunk), &query).map_err(perr)?;
             for m in fetches.iter() {
                 if let (Some(uid), Some(body)) = (m.uid, m.body()) {
                     out.insert((name.to_string(), uid), body.to_vec());
