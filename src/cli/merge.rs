@@ -84,6 +84,7 @@ pub fn run(a: MergeArgs, arguments: Vec<String>) -> Result<ExitCode> {
         &result,
         &report,
         &a.out,
+        &report_options,
         a.verbose,
         clock.elapsed().as_secs_f64(),
     );

@@ -28,12 +28,55 @@ pub struct ReportArgs {
     /// Time zone for the breach summary's local times (IANA name, e.g. Europe/London).
     #[arg(long, value_name = "ZONE", default_value = "UTC")]
     pub tz: String,
-    /// The DPO's contact details, for the breach summary.
+    /// The DPO's contact details, for the breach summary and the notices.
     #[arg(long, value_name = "TEXT")]
     pub dpo_contact: Option<String>,
+    /// Write a notification draft per affected external person (notices/, notices.mbox,
+    /// notices.csv).
+    #[arg(long, requires = "notice_from")]
+    pub notices: bool,
+    /// The From: address of the drafts (required with --notices).
+    #[arg(long, value_name = "ADDR")]
+    pub notice_from: Option<String>,
+    /// The drafts' text (a minijinja template; first line `Subject: …`) instead of the
+    /// built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub notice_template: Option<std::path::PathBuf>,
+    /// Drafts for internal (colleagues') addresses too.
+    #[arg(long)]
+    pub notices_include_internal: bool,
+    /// Name the subject of each exposing message in the drafts.
+    #[arg(long)]
+    pub notice_subjects: bool,
 }
 
 impl ReportArgs {
+    /// The drafts' options, the template read and tried (a broken one fails here, before
+    /// anything is scanned or written).
+    fn notice_options(&self) -> Result<Option<export::notices::NoticeOptions>> {
+        if !self.notices {
+            return Ok(None);
+        }
+        let from = self.notice_from.clone().unwrap_or_default();
+        if !from.contains('@') || from.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            anyhow::bail!("--notice-from: {from:?} is not an email address");
+        }
+        let template = match &self.notice_template {
+            Some(p) => std::fs::read_to_string(p)
+                .with_context(|| format!("--notice-template {}", p.display()))?,
+            None => export::notices::BUILTIN_TEMPLATE.to_string(),
+        };
+        export::notices::Template::new(&template)
+            .map_err(anyhow::Error::msg)
+            .context("--notice-template")?;
+        Ok(Some(export::notices::NoticeOptions {
+            from,
+            template,
+            include_internal: self.notices_include_internal,
+            subjects: self.notice_subjects,
+        }))
+    }
+
     /// The options, checked (an unknown time zone is an error before any scan).
     pub fn options(&self) -> Result<export::ReportOptions> {
         Ok(export::ReportOptions {
@@ -44,6 +87,7 @@ impl ReportArgs {
                 .map_err(anyhow::Error::msg)
                 .context("--tz")?,
             dpo_contact: self.dpo_contact.clone(),
+            notices: self.notice_options()?,
         })
     }
 }
@@ -84,7 +128,14 @@ pub fn exit_code(result: &ScanResult, report: &Report, fail_on_exposure: bool) -
     }
 }
 
-pub fn print_summary(s: &ScanResult, r: &Report, out: &Path, verbose: bool, secs: f64) {
+pub fn print_summary(
+    s: &ScanResult,
+    r: &Report,
+    out: &Path,
+    options: &export::ReportOptions,
+    verbose: bool,
+    secs: f64,
+) {
     let st = &s.stats;
     out!(
         "Scanned {} messages ({} unique, {} duplicates) from {} input(s), {:.1} MB in {:.2} s.",
@@ -159,7 +210,7 @@ pub fn print_summary(s: &ScanResult, r: &Report, out: &Path, verbose: bool, secs
             },
         );
     }
-    let files: Vec<&str> = export::exporters()
+    let files: Vec<&str> = export::exporters(options)
         .iter()
         .flat_map(|e| e.files().iter().copied())
         .collect();

@@ -389,6 +389,7 @@ pub fn run(a: ScanArgs, arguments: Vec<String>) -> Result<ExitCode> {
         &result,
         &report,
         out,
+        &report_options,
         a.verbose,
         clock.elapsed().as_secs_f64(),
     );

@@ -6,6 +6,7 @@ pub mod breach;
 pub mod csv;
 pub mod figures;
 pub mod html;
+pub mod notices;
 pub mod out_dir;
 pub mod summary;
 mod zone;
@@ -44,6 +45,8 @@ pub struct ReportOptions {
     pub tz: Zone,
     /// The DPO's contact, for the breach summary and notices (`--dpo-contact`).
     pub dpo_contact: Option<String>,
+    /// Notification drafts (`--notices`).
+    pub notices: Option<notices::NoticeOptions>,
 }
 
 /// Everything an exporter reads: the scan, its analysis, how the run was made, the options.
@@ -85,21 +88,25 @@ pub trait Exporter: Sync {
     fn write(&self, doc: &Document<'_>, dir: &Path) -> Result<(), ExportError>;
 }
 
-/// Every exporter, in the order they write.
-pub fn exporters() -> Vec<Box<dyn Exporter>> {
-    vec![
+/// Every exporter the options ask for.
+pub fn exporters(options: &ReportOptions) -> Vec<Box<dyn Exporter>> {
+    let mut all: Vec<Box<dyn Exporter>> = vec![
         Box::new(csv::Csv),
         Box::new(summary::SummaryJson),
         Box::new(html::Html),
         Box::new(breach::Breach),
-    ]
+    ];
+    if options.notices.is_some() {
+        all.push(Box::new(notices::Notices));
+    }
+    all
 }
 
 /// Write the whole report into `dir` (the staging directory of a [`out_dir::ReportDir`]):
 /// every exporter at once (the figures of the documents for people are computed while the
 /// CSVs are written); the first error wins.
 pub fn write_report(doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
-    let all = exporters();
+    let all = exporters(doc.options);
     std::thread::scope(|s| {
         let handles: Vec<_> = all
             .iter()
@@ -156,6 +163,28 @@ pub fn write_atomic_with(
     tmp.persist(&target)
         .map(drop)
         .map_err(|e| io(&target)(e.error))
+}
+
+/// Standard base64 (RFC 4648, with padding).
+pub(crate) fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// Check, before a long scan, that files can be created in `dir` (e.g. for `--state`).

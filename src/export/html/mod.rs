@@ -12,7 +12,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::figures::{by_weight, domain_of, Figures};
-use super::{write_atomic, Document, ExportError, Exporter};
+use super::{base64, write_atomic, Document, ExportError, Exporter};
 use crate::analysis::Report;
 use crate::parse::date::rfc3339;
 
@@ -157,27 +157,6 @@ pub fn render(doc: &Document<'_>, figures: &Figures) -> Result<String, ExportErr
 /// `'sha256-…'` of an inline element's text, for the Content-Security-Policy.
 fn csp_hash(text: &str) -> String {
     format!("'sha256-{}'", base64(&Sha256::digest(text.as_bytes())))
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// JSON for a `<script type="application/json">` block: nothing in it can close the element or
