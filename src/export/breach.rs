@@ -8,13 +8,15 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::figures::{DomainMix, Figures, Subjects};
-use super::{write_atomic, Document, ExportError, Exporter, Zone};
+use super::figures::{by_weight, DomainMix, Figures, Subjects};
+use super::{write_atomic, write_atomic_with, Document, ExportError, Exporter, Zone};
 use crate::parse::date::rfc3339;
 
 const TEMPLATE: &str = include_str!("breach-summary.md");
 /// Inputs listed by hash in the Markdown (all of them are in the JSON).
 const INPUTS_LISTED: usize = 100;
+/// Incidents in the Markdown's table (highest risk and size first; all are in the JSON).
+const INCIDENTS_LISTED: usize = 200;
 
 pub struct Breach;
 
@@ -23,12 +25,21 @@ impl Exporter for Breach {
         &["breach-summary.md", "breach-summary.json"]
     }
     fn write(&self, doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
-        let s = summary(doc, doc.figures());
-        let md = markdown(&s)?;
-        let mut json = serde_json::to_vec_pretty(&s).unwrap_or_default();
-        json.push(b'\n');
+        let mut s = summary(doc, doc.figures());
+        // The Markdown lists the incidents of highest risk and size; the JSON all of them.
+        let incidents = std::mem::take(&mut s.incidents);
+        let listed: Vec<&IncidentAnswers> = by_weight(&doc.report.incidents, doc.figures())
+            .into_iter()
+            .take(INCIDENTS_LISTED)
+            .map(|k| &incidents[k])
+            .collect();
+        let md = markdown(&s, &listed, incidents.len(), doc.options.summary_subjects)?;
+        s.incidents = incidents;
         write_atomic(dir, "breach-summary.md", md.as_bytes())?;
-        write_atomic(dir, "breach-summary.json", &json)
+        write_atomic_with(dir, "breach-summary.json", |w| {
+            serde_json::to_writer_pretty(&mut *w, &s).map_err(std::io::Error::other)?;
+            w.write_all(b"\n")
+        })
     }
 }
 
@@ -260,7 +271,12 @@ fn md_text(s: &str) -> String {
     out
 }
 
-fn markdown(s: &Summary) -> Result<String, ExportError> {
+fn markdown(
+    s: &Summary,
+    incidents: &[&IncidentAnswers],
+    total: usize,
+    subjects: bool,
+) -> Result<String, ExportError> {
     let mut env = minijinja::Environment::new();
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env.add_filter("md", |v: String| md_text(&v));
@@ -269,6 +285,9 @@ fn markdown(s: &Summary) -> Result<String, ExportError> {
         .and_then(|t| {
             t.render(minijinja::context! {
                 s => minijinja::value::Serde(s),
+                incidents => minijinja::value::Serde(incidents),
+                incidents_total => total,
+                subjects => subjects,
                 inputs_listed => INPUTS_LISTED,
             })
         })

@@ -9,9 +9,10 @@ const MAX_PARTS: usize = 200;
 /// (text of the readable parts, attachment file names).
 pub fn message_text(raw: &[u8]) -> (String, Vec<String>) {
     let raw = &raw[..raw.len().min(MAX_BODY)];
+    let raw = slim(raw);
     let mut text = String::new();
     let mut names = Vec::new();
-    let Ok(mail) = mailparse::parse_mail(raw) else {
+    let Ok(mail) = mailparse::parse_mail(&raw) else {
         return (text, names);
     };
     let mut stack = vec![&mail];
@@ -60,6 +61,32 @@ pub fn message_text(raw: &[u8]) -> (String, Vec<String>) {
         }
     }
     (text, names)
+}
+
+/// The message with only the header fields that say how its body is built (a mass mailing's
+/// header holds thousands of addresses that the text search does not need to parse).
+fn slim(raw: &[u8]) -> Vec<u8> {
+    let (end, body_start, _) = crate::parse::header::header_end(raw);
+    let mut out = Vec::with_capacity(raw.len() - end + 256);
+    let mut keep = false;
+    for line in raw[..end].split_inclusive(|&b| b == b'\n') {
+        if !matches!(line.first(), Some(b' ' | b'\t')) {
+            let name = line.split(|&b| b == b':').next().unwrap_or(b"");
+            keep = [
+                &b"content-type"[..],
+                b"content-transfer-encoding",
+                b"mime-version",
+            ]
+            .iter()
+            .any(|n| name.trim_ascii().eq_ignore_ascii_case(n));
+        }
+        if keep {
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&raw[body_start.min(raw.len())..]);
+    out
 }
 
 /// HTML reduced to its text: tags, comments, scripts and styles dropped, a few entities decoded.

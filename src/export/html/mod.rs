@@ -57,7 +57,9 @@ struct Page {
     inputs_omitted: usize,
     tiles: Vec<Tile>,
     timeline: String,
+    /// The first page of rows (all of them are in `incident_data`).
     incidents: Vec<IncidentRow>,
+    incidents_total: usize,
     page: usize,
     /// Every incident row as JSON, for the script (a data block: never executed).
     incident_data: String,
@@ -280,7 +282,7 @@ fn page(doc: &Document<'_>, figures: &Figures) -> Page {
     let senders = Senders {
         exposed: &figures.exposed_senders,
     };
-    let incidents = order
+    let incidents: Vec<IncidentRow> = order
         .iter()
         .map(|&k| {
             let i = &report.incidents[k];
@@ -311,6 +313,8 @@ fn page(doc: &Document<'_>, figures: &Figures) -> Page {
         })
         .collect();
     let incident_data = json_data(&incidents);
+    // The template shows the first page; the script has them all.
+    let incidents: Vec<IncidentRow> = incidents.into_iter().take(PAGE).collect();
     let details = order
         .iter()
         .take(DETAILED)
@@ -354,6 +358,7 @@ fn page(doc: &Document<'_>, figures: &Figures) -> Page {
         tiles,
         timeline: timeline::svg(report),
         incidents,
+        incidents_total: report.incidents.len(),
         page: PAGE,
         incident_data,
         details,
