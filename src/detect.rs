@@ -141,7 +141,7 @@ pub fn classify<'a>(env: &Envelope<'a>, policy: &Policy) -> Classification<'a> {
                         addr: a.addr.clone(),
                         name: a.name,
                         fields: bit,
-                        internal: policy.is_internal(&a.addr),
+                        internal: a.exchange_dn || policy.is_internal(&a.addr),
                     });
                 }
             }

@@ -287,6 +287,8 @@ struct Raw<'a> {
     terminated: bool,
     /// The whole message, when at hand (for SHA-256 and evidence).
     whole: Option<&'a [u8]>,
+    /// Its text when the source rebuilt it (Outlook), for the sensitive-context search.
+    text: Option<&'a [u8]>,
     /// Precomputed SHA-256 (message files).
     sha256: Option<String>,
     size: u64,
@@ -314,6 +316,7 @@ fn process_unit(unit: Unit, opts: &ScanOptions) -> UnitResult {
                 header: &msg[..hl],
                 terminated,
                 whole: Some(msg),
+                text: None,
                 sha256: None,
                 size: (span.end - span.start) as u64,
                 internal_date: None,
@@ -335,6 +338,7 @@ fn process_unit(unit: Unit, opts: &ScanOptions) -> UnitResult {
                 header: &bytes[..hl],
                 terminated: terminated || hl == bytes.len(),
                 whole: None,
+                text: None,
                 sha256,
                 size,
                 internal_date,
@@ -361,6 +365,35 @@ fn process_file(path: &Path, opts: &ScanOptions, r: &mut UnitResult) {
     r.manifest = Some(format!("{hexd}  {shown}"));
     r.file_sha256 = Some(hexd.clone());
     match content {
+        FileContent::Compound(bytes) => {
+            use crate::source::outlook;
+            match outlook::msg::read(&bytes) {
+                Ok(m) if m.is_mail() => {
+                    let s = outlook::structured(&m, &shown);
+                    let location = Location::File {
+                        path: shown.as_str().into(),
+                    };
+                    process_structured(&s, location, size, Some(hexd), opts, r);
+                }
+                Ok(m) => {
+                    let class = m.class.unwrap_or_default();
+                    r.not_message = Some(outlook::class_label(&class));
+                    r.warnings.push(Warning::new(
+                        "outlook-item-not-mail",
+                        format!("{shown} ({class})"),
+                    ));
+                }
+                Err(e) => {
+                    r.not_message = Some(crate::source::sniff::FileKind::Cfb.label());
+                    let kind = match e {
+                        outlook::msg::MsgError::NoProperties => "file-not-mail-skipped",
+                        outlook::msg::MsgError::Cfb(_) => "outlook-msg-unreadable",
+                    };
+                    r.warnings
+                        .push(Warning::new(kind, format!("{shown} ({e})")));
+                }
+            }
+        }
         FileContent::NotMessage(kind) => {
             r.not_message = Some(kind.label());
             r.warnings.push(Warning::new(
@@ -380,6 +413,7 @@ fn process_file(path: &Path, opts: &ScanOptions, r: &mut UnitResult) {
                 header: &head[..header_len],
                 terminated,
                 whole: None,
+                text: None,
                 sha256: Some(hexd),
                 size,
                 internal_date: None,
@@ -446,6 +480,113 @@ fn process_message(raw: Raw<'_>, opts: &ScanOptions, r: &mut UnitResult) {
         .date_raw
         .and_then(date::parse_header_date)
         .or(raw.internal_date);
+    let subject_raw = env
+        .subject_raw
+        .map(|s| header::unfold(s).trim_ascii().to_vec())
+        .unwrap_or_default();
+    let subject = env
+        .subject_raw
+        .map(text::decode_header_value)
+        .unwrap_or_default();
+    let dated_by_header = env.date_raw.is_some();
+    classify_message(
+        &env,
+        Meta {
+            date,
+            dated_by_header,
+            subject_raw: &subject_raw,
+            subject,
+        },
+        raw,
+        opts,
+        r,
+    );
+}
+
+/// What a message says about itself beside its addresses.
+struct Meta<'a> {
+    date: Option<i64>,
+    /// The date came from the message (not a server's arrival time): part of the content key.
+    dated_by_header: bool,
+    /// The subject as written (for the content key) and decoded.
+    subject_raw: &'a [u8],
+    subject: String,
+}
+
+/// A message taken apart by its source (Outlook): classified like a parsed header block.
+fn process_structured(
+    s: &crate::source::Structured,
+    location: Location,
+    size: u64,
+    sha256: Option<String>,
+    opts: &ScanOptions,
+    r: &mut UnitResult,
+) {
+    for w in &s.warnings {
+        r.warnings.push(Warning::new(w, location.to_string()));
+    }
+    fn parties(ps: &[crate::source::Party]) -> Vec<message::Addr<'_>> {
+        ps.iter()
+            .map(|p| message::Addr {
+                addr: p.addr.clone(),
+                name: p.name.as_deref().map(str::as_bytes),
+                exchange_dn: p.exchange_dn,
+            })
+            .collect()
+    }
+    let env = message::Envelope {
+        to: parties(&s.to),
+        cc: parties(&s.cc),
+        bcc: parties(&s.bcc),
+        from: parties(&s.from),
+        message_id: s.message_id.clone(),
+        parents: s.parents.clone(),
+        ..Default::default()
+    };
+    let raw = Raw {
+        location,
+        header: b"",
+        terminated: true,
+        whole: None,
+        text: Some(&s.mime),
+        sha256,
+        size,
+        internal_date: None,
+    };
+    let meta = Meta {
+        date: s.date,
+        dated_by_header: s.date.is_some(),
+        subject_raw: s.subject.as_bytes(),
+        subject: s.subject.clone(),
+    };
+    classify_message(&env, meta, raw, opts, r);
+    if let (Some(dir), Some(Outcome::Exposing(f))) = (&opts.evidence_dir, r.outcomes.last()) {
+        // Evidence of an Outlook message: the MIME rebuilt from its properties, named by the
+        // SHA-256 of those bytes.
+        let name = hex(&Sha256::digest(&s.mime));
+        if let Err(e) = crate::export::write_evidence(dir, &name, &s.mime) {
+            r.errors.push(InputError {
+                location: format!("evidence for {}", f.0.location),
+                message: e.to_string(),
+            });
+        }
+    }
+}
+
+fn classify_message(
+    env: &message::Envelope<'_>,
+    meta: Meta<'_>,
+    raw: Raw<'_>,
+    opts: &ScanOptions,
+    r: &mut UnitResult,
+) {
+    let loc = || raw.location.to_string();
+    let Meta {
+        date,
+        dated_by_header,
+        subject_raw,
+        subject,
+    } = meta;
     if date.is_none() {
         r.warnings.push(Warning::new("undated-message", loc()));
     }
@@ -462,19 +603,15 @@ fn process_message(raw: Raw<'_>, opts: &ScanOptions, r: &mut UnitResult) {
     if env.to.is_empty() && env.cc.is_empty() && env.from.is_empty() && env.message_id.is_none() {
         r.warnings.push(Warning::new("no-usable-headers", loc()));
     }
-    let c = classify(&env, &opts.policy);
-    let subject_raw = env
-        .subject_raw
-        .map(|s| header::unfold(s).trim_ascii().to_vec())
-        .unwrap_or_default();
+    let c = classify(env, &opts.policy);
     let keys = crate::identity::keys(crate::identity::Parts {
         message_id: env.message_id.as_deref(),
         exposed: c.exposed.iter().map(|e| e.addr.as_str()).collect(),
-        date: date.filter(|_| env.date_raw.is_some()),
+        date: date.filter(|_| dated_by_header),
         from: sender_addrs.first().copied().unwrap_or(""),
         to: env.to.iter().map(|a| a.addr.as_str()).collect(),
         cc: env.cc.iter().map(|a| a.addr.as_str()).collect(),
-        subject: &subject_raw,
+        subject: subject_raw,
     });
     if !c.exposing {
         r.outcomes.push(Outcome::Ordinary(keys, date));
@@ -499,10 +636,6 @@ fn process_message(raw: Raw<'_>, opts: &ScanOptions, r: &mut UnitResult) {
             });
         }
     }
-    let subject = env
-        .subject_raw
-        .map(text::decode_header_value)
-        .unwrap_or_default();
     let subject_is_reply = is_reply_subject(&subject);
     let finding = Finding {
         location: raw.location,
@@ -529,7 +662,7 @@ fn process_message(raw: Raw<'_>, opts: &ScanOptions, r: &mut UnitResult) {
     if let Some(m) = &opts.sensitive {
         // The whole message when at hand; a message file is read again below (process_file);
         // a header-only message (IMAP, an oversized mbox message) gives its subject here.
-        finding.sensitive = match raw.whole {
+        finding.sensitive = match raw.whole.or(raw.text) {
             Some(w) => m.scan_message(&finding.subject, w),
             None => m.scan_message(&finding.subject, b""),
         };

@@ -9,6 +9,8 @@ use super::header::{scan_fields, unfold, Field};
 pub struct Addr<'a> {
     pub addr: String,
     pub name: Option<&'a [u8]>,
+    /// An Exchange legacy DN standing for an address (Outlook sources): internal by nature.
+    pub exchange_dn: bool,
 }
 
 #[derive(Debug, Default)]
@@ -51,6 +53,7 @@ pub fn envelope(block: &[u8]) -> Envelope<'_> {
             }
             for m in parsed.mailboxes {
                 list.push(Addr {
+                    exchange_dn: false,
                     addr: m.addr,
                     name: m.name.map(|r| &f.value[r]),
                 });

@@ -219,9 +219,14 @@ pub enum FileContent {
     },
     /// A (small) mbox, read whole.
     Mbox(Vec<u8>),
+    /// A compound file (an Outlook `.msg`, or an Office document), read whole.
+    Compound(Vec<u8>),
     /// Not a message: what it looks like instead.
     NotMessage(FileKind),
 }
+
+/// The largest compound file read (a `.msg` with its attachments).
+pub const MAX_COMPOUND: usize = 256 << 20;
 
 /// Read a file for the parser: the header block (and the rest only into the hasher).
 /// Returns the content and the SHA-256 of the whole file.
@@ -232,6 +237,17 @@ pub fn read_message_file(path: &Path) -> std::io::Result<(FileContent, [u8; 32],
     let mut eof = read_more(&mut f, &mut head, BLOCK)?;
     let kind = sniff::sniff(&head);
     let is_mbox = kind == FileKind::Mbox;
+    if kind == FileKind::Cfb {
+        while !eof && head.len() <= MAX_COMPOUND {
+            let more = BLOCK.max(head.len());
+            eof = read_more(&mut f, &mut head, more)?;
+        }
+        if eof {
+            hasher.update(&head);
+            let n = head.len() as u64;
+            return Ok((FileContent::Compound(head), hasher.finalize().into(), n));
+        }
+    }
     let is_msg = kind == FileKind::Message;
     if is_mbox {
         while !eof {

@@ -5,6 +5,7 @@
 pub mod files;
 pub mod imap;
 pub mod mbox;
+pub mod outlook;
 pub mod sniff;
 
 use std::fmt;
@@ -100,6 +101,35 @@ pub enum Unit {
     File { path: PathBuf },
     /// Header bytes already cut out (IMAP, an oversize mbox message).
     Header(Box<HeaderOnly>),
+}
+
+/// A message a source has already taken apart (Outlook: the recipient table says who was in
+/// To, Cc and Bcc), classified by the pipeline like a header block.
+#[derive(Debug, Default, Clone)]
+pub struct Structured {
+    pub from: Vec<Party>,
+    pub to: Vec<Party>,
+    pub cc: Vec<Party>,
+    pub bcc: Vec<Party>,
+    pub date: Option<i64>,
+    pub subject: String,
+    pub message_id: Option<String>,
+    pub parents: Vec<String>,
+    /// Warning kinds of the conversion (located by the pipeline).
+    pub warnings: Vec<&'static str>,
+    /// The message rebuilt as MIME (its text and attachment names, for the sensitive-context
+    /// search and `--evidence`).
+    pub mime: Vec<u8>,
+}
+
+/// A sender or recipient of a [`Structured`] message.
+#[derive(Debug, Default, Clone)]
+pub struct Party {
+    /// Lowercased address (or an Exchange legacy DN).
+    pub addr: String,
+    /// Decoded display name.
+    pub name: Option<String>,
+    pub exchange_dn: bool,
 }
 
 /// A batch of units, in source order, plus what the source itself noticed.
@@ -219,6 +249,28 @@ pub fn open_path(
             mbox::MboxSource::open(arg, hash).map(|s| Box::new(s) as Box<dyn Source>)
         }
         sniff::FileKind::Message => Ok(Box::new(files::TreeSource::single_file(arg))),
+        sniff::FileKind::Cfb => {
+            // An Outlook .msg is read like a message file; any other compound file is named.
+            let mut bytes = Vec::new();
+            files::open_evidence(arg)
+                .and_then(|f| {
+                    f.take(files::MAX_COMPOUND as u64 + 1)
+                        .read_to_end(&mut bytes)
+                })
+                .map_err(|e| err(e.to_string()))?;
+            match outlook::msg::read(&bytes) {
+                Ok(m) if m.is_mail() => Ok(Box::new(files::TreeSource::single_file(arg))),
+                Ok(m) => Err(err(format!(
+                    "is an {} ({}), not mail",
+                    outlook::class_label(m.class.as_deref().unwrap_or("")),
+                    m.class.unwrap_or_default()
+                ))),
+                Err(e) => Err(err(format!(
+                    "not a mailbox bccaudit can read: it looks like {}, but {e}",
+                    sniff::FileKind::Cfb.describe()
+                ))),
+            }
+        }
         kind => Err(err(format!(
             "not a mailbox bccaudit can read: it looks like {}",
             kind.describe()

@@ -4,6 +4,7 @@
 pub mod cdp;
 pub mod dovecot;
 pub mod hostile;
+pub mod msg_writer;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
