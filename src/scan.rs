@@ -324,6 +324,7 @@ fn process_unit(unit: Unit, opts: &ScanOptions) -> UnitResult {
             process_message(raw, opts, &mut r);
         }
         Unit::File { path } => process_file(&path, opts, &mut r),
+        Unit::Member(m) => process_member(&m.name, &m.bytes, opts, &mut r),
         Unit::Header(f) => {
             let crate::source::HeaderOnly {
                 header: bytes,
@@ -442,6 +443,20 @@ fn process_file(path: &Path, opts: &ScanOptions, r: &mut UnitResult) {
                 }
             }
         }
+        FileContent::Archive(bytes, kind) => {
+            // An archive inside a tree: walked here, its messages processed in order.
+            let mut emit = |b: crate::source::Batch| {
+                r.warnings.extend(b.warnings);
+                r.errors.extend(b.errors);
+                for u in b.units {
+                    let sub = process_unit(u, opts);
+                    r.outcomes.extend(sub.outcomes);
+                    r.warnings.extend(sub.warnings);
+                    r.errors.extend(sub.errors);
+                }
+            };
+            crate::source::archive::walk_bytes(&shown, bytes, kind, &mut emit);
+        }
         FileContent::Mbox(bytes) => {
             // A small mbox inside a tree: split it here.
             let mut src = mbox::MboxSource::from_bytes(&shown, bytes);
@@ -501,6 +516,43 @@ fn process_message(raw: Raw<'_>, opts: &ScanOptions, r: &mut UnitResult) {
         opts,
         r,
     );
+}
+
+/// A message file or `.msg` read out of an archive: its bytes are at hand.
+fn process_member(name: &str, bytes: &[u8], opts: &ScanOptions, r: &mut UnitResult) {
+    let sha = hex(&Sha256::digest(bytes));
+    let location = Location::File { path: name.into() };
+    if bytes.starts_with(b"\xd0\xcf\x11\xe0") {
+        use crate::source::outlook;
+        match outlook::msg::read(bytes) {
+            Ok(m) if m.is_mail() => {
+                let s = outlook::structured(&m, name);
+                process_structured(&s, location, bytes.len() as u64, Some(sha), opts, r);
+            }
+            Ok(m) => {
+                r.not_message = Some(outlook::class_label(m.class.as_deref().unwrap_or("")));
+                r.warnings.push(Warning::new("outlook-item-not-mail", name));
+            }
+            Err(e) => r.warnings.push(Warning::new(
+                "outlook-msg-unreadable",
+                format!("{name} ({e})"),
+            )),
+        }
+        return;
+    }
+    let body = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let (hl, _, terminated) = header::header_end(body);
+    let raw = Raw {
+        location,
+        header: &body[..hl],
+        terminated,
+        whole: Some(bytes),
+        text: None,
+        sha256: Some(sha),
+        size: bytes.len() as u64,
+        internal_date: None,
+    };
+    process_message(raw, opts, r);
 }
 
 /// What a message says about itself beside its addresses.

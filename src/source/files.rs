@@ -221,6 +221,8 @@ pub enum FileContent {
     Mbox(Vec<u8>),
     /// A compound file (an Outlook `.msg`, or an Office document), read whole.
     Compound(Vec<u8>),
+    /// An archive (zip, tar, gzip), read whole (at most [`super::archive::MAX_MEMBER`]).
+    Archive(Vec<u8>, FileKind),
     /// Not a message: what it looks like instead.
     NotMessage(FileKind),
 }
@@ -237,6 +239,21 @@ pub fn read_message_file(path: &Path) -> std::io::Result<(FileContent, [u8; 32],
     let mut eof = read_more(&mut f, &mut head, BLOCK)?;
     let kind = sniff::sniff(&head);
     let is_mbox = kind == FileKind::Mbox;
+    if super::archive::is_archive(kind) {
+        while !eof && head.len() as u64 <= super::archive::MAX_MEMBER {
+            let more = BLOCK.max(head.len());
+            eof = read_more(&mut f, &mut head, more)?;
+        }
+        if eof {
+            hasher.update(&head);
+            let n = head.len() as u64;
+            return Ok((
+                FileContent::Archive(head, kind),
+                hasher.finalize().into(),
+                n,
+            ));
+        }
+    }
     if kind == FileKind::Cfb {
         while !eof && head.len() <= MAX_COMPOUND {
             let more = BLOCK.max(head.len());

@@ -2,6 +2,7 @@
 //! fixed order, without loading a mailbox into memory. Bytes are only read here and in the
 //! workers that materialise units; nothing is ever written to an input.
 
+pub mod archive;
 pub mod files;
 pub mod imap;
 pub mod mbox;
@@ -101,6 +102,8 @@ pub enum Unit {
     File { path: PathBuf },
     /// Header bytes already cut out (IMAP, an oversize mbox message).
     Header(Box<HeaderOnly>),
+    /// A message file (or `.msg`) read out of an archive.
+    Member(Box<archive::Member>),
 }
 
 /// A message a source has already taken apart (Outlook: the recipient table says who was in
@@ -163,6 +166,7 @@ pub enum InputKind {
     Directory,
     MessageFile,
     Imap,
+    Archive,
 }
 
 /// What `summary.json` records of one input.
@@ -249,6 +253,9 @@ pub fn open_path(
             mbox::MboxSource::open(arg, hash).map(|s| Box::new(s) as Box<dyn Source>)
         }
         sniff::FileKind::Message => Ok(Box::new(files::TreeSource::single_file(arg))),
+        k if archive::is_archive(k) => {
+            archive::ArchiveSource::open(arg, k, hash).map(|s| Box::new(s) as Box<dyn Source>)
+        }
         sniff::FileKind::Cfb => {
             // An Outlook .msg is read like a message file; any other compound file is named.
             let mut bytes = Vec::new();
