@@ -14,6 +14,9 @@
 //!   300 residents in Bcc, an `undisclosed-recipients:;` notice, a mailing-list post, one-to-one
 //!   replies, and a message to 9 external people (one under the threshold of 10).
 
+#[path = "../tests/common/msg_writer.rs"]
+mod msg_writer;
+
 use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
@@ -201,6 +204,43 @@ impl Msg {
         h.push_str(&self.body.replace('\n', "\r\n"));
         h
     }
+}
+
+/// `Name <addr>`, `"Name" <addr>`, `addr (Name)` or a bare address, as (name, address).
+fn split_mailbox(s: &str) -> (String, String) {
+    if let Some((n, rest)) = s.split_once('<') {
+        let n = n.trim().trim_matches('"');
+        let n = if n.starts_with("=?") { "" } else { n };
+        (n.to_string(), rest.trim_end_matches('>').to_string())
+    } else if let Some((a, n)) = s.split_once(" (") {
+        (n.trim_end_matches(')').to_string(), a.to_string())
+    } else {
+        (String::new(), s.to_string())
+    }
+}
+
+/// A message as Outlook would save it: the recipient table from its To/Cc/Bcc.
+fn outlook_copy(m: &Msg, sent: i64) -> Vec<u8> {
+    let (sender_name, sender) = split_mailbox(&m.from);
+    let mut recipients = Vec::new();
+    for (kind, list) in [(1, &m.to), (2, &m.cc), (3, &m.bcc)] {
+        for e in list.iter() {
+            let (name, addr) = split_mailbox(e);
+            let shown = if name.is_empty() { addr.clone() } else { name };
+            recipients.push(msg_writer::Recip::smtp(kind, &shown, &addr));
+        }
+    }
+    msg_writer::write(&msg_writer::Msg {
+        subject: m.subject.to_string(),
+        message_id: Some(m.id.clone()),
+        sent: Some(sent),
+        sender_name,
+        sender_smtp: sender,
+        recipients,
+        body: m.body.clone(),
+        attachments: m.attachment.iter().map(|(n, _)| n.to_string()).collect(),
+        ..msg_writer::Msg::default()
+    })
 }
 
 fn main() {
@@ -395,6 +435,24 @@ fn main() {
             mbox.push_str(line);
         }
         mbox.push_str("\r\n");
+    }
+    // Two of the messages also as Outlook .msg files (dragged out of Outlook): the same
+    // messages, so a scan lists them once with the .msg as one more source.
+    let _ = fs::remove_dir_all(root.join("outlook"));
+    fs::create_dir_all(root.join("outlook")).unwrap();
+    for (id, sent, file) in [
+        (
+            "open-day-confirm",
+            1_744_299_900,
+            "registration-confirmed.msg",
+        ),
+        ("peer-support-june", 1_750_093_200, "peer-support-group.msg"),
+    ] {
+        let m = msgs
+            .iter()
+            .find(|m| m.id == format!("<{id}@police.example>"))
+            .unwrap();
+        fs::write(root.join("outlook").join(file), outlook_copy(m, sent)).unwrap();
     }
     // Only what this generator writes is replaced (samples/README.md stays).
     let _ = fs::remove_dir_all(root.join("maildir"));

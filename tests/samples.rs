@@ -94,17 +94,31 @@ fn samples_incidents_are_exactly_the_designed_ones() {
     );
     assert_eq!(inc[2]["last_sent"], "2025-05-15T06:30:00Z");
 
-    // Every exposing message was found twice (mbox and Maildir) and is listed once.
+    // Every exposing message was found twice (mbox and Maildir), two of them a third time as
+    // Outlook .msg files, and each is listed once with all its locations.
     let msgs = csv_rows(&out.join("messages.csv"));
     assert_eq!(msgs.len(), 7);
     for m in &msgs {
         let sources: Vec<&str> = m["sources"].split(" | ").collect();
-        assert_eq!(sources.len(), 2, "{}", m["sources"]);
+        let msg = match m["message_id"].as_str() {
+            "open-day-confirm@police.example" => Some("outlook/registration-confirmed.msg"),
+            "peer-support-june@police.example" => Some("outlook/peer-support-group.msg"),
+            _ => None,
+        };
+        assert_eq!(
+            sources.len(),
+            2 + usize::from(msg.is_some()),
+            "{}",
+            m["sources"]
+        );
         assert!(sources[0].contains("maildir/.Sent/cur/"));
-        assert!(sources[1].contains("police-sent.mbox#"));
+        if let Some(f) = msg {
+            assert!(sources[1].ends_with(f), "{}", m["sources"]);
+        }
+        assert!(sources.last().unwrap().contains("police-sent.mbox#"));
         assert_eq!(
             m["sha256"].split(" | ").filter(|h| h.len() == 64).count(),
-            2
+            sources.len()
         );
     }
     let reply = msgs
@@ -136,9 +150,9 @@ fn samples_incidents_are_exactly_the_designed_ones() {
     }
 
     let s = summary(&out);
-    assert_eq!(s["counts"]["messages_read"], 36);
+    assert_eq!(s["counts"]["messages_read"], 38);
     assert_eq!(s["counts"]["unique"], 18);
-    assert_eq!(s["counts"]["duplicates"], 18);
+    assert_eq!(s["counts"]["duplicates"], 20);
     assert_eq!(s["counts"]["incidents"], 5);
 }
 
