@@ -32,6 +32,15 @@ pub fn open_evidence(path: &Path) -> std::io::Result<File> {
     Ok(f)
 }
 
+/// The SHA-256 (hex) of a file, read without changing its access time.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut f = open_evidence(path)?;
+    let mut s = Sha256::new();
+    std::io::copy(&mut f, &mut s)?;
+    Ok(crate::source::hex(&s.finalize()))
+}
+
 /// What a directory entry is (from `readdir`, without following links).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryType {

@@ -325,6 +325,27 @@ fn process_unit(unit: Unit, opts: &ScanOptions) -> UnitResult {
         }
         Unit::File { path } => process_file(&path, opts, &mut r),
         Unit::Member(m) => process_member(&m.name, &m.bytes, opts, &mut r),
+        Unit::Outlook(item) => {
+            let crate::source::outlook::pst::PstItem {
+                message,
+                location,
+                size,
+            } = *item;
+            let shown = location.to_string();
+            if message.is_mail() {
+                let s = crate::source::outlook::structured(&message, &shown);
+                let sha = hex(&Sha256::digest(&s.mime));
+                let size = if size == 0 { s.mime.len() as u64 } else { size };
+                process_structured(&s, location, size, Some(sha), opts, &mut r);
+            } else {
+                let class = message.class.unwrap_or_default();
+                r.not_message = Some(crate::source::outlook::class_label(&class));
+                r.warnings.push(Warning::new(
+                    "outlook-item-not-mail",
+                    format!("{shown} ({class})"),
+                ));
+            }
+        }
         Unit::Header(f) => {
             let crate::source::HeaderOnly {
                 header: bytes,

@@ -284,12 +284,7 @@ impl ArchiveSource {
                 };
                 walk_reader(&name, Box::new(file), kind, 0, &mut emit);
                 if hash {
-                    let h = super::files::open_evidence(&p).and_then(|mut f| {
-                        use sha2::{Digest, Sha256};
-                        let mut s = Sha256::new();
-                        std::io::copy(&mut f, &mut s)?;
-                        Ok(super::hex(&s.finalize()))
-                    });
+                    let h = crate::fsx::sha256_file(&p);
                     if let (Ok(h), Ok(mut o)) = (h, out.lock()) {
                         *o = Some(h);
                     }

@@ -31,6 +31,13 @@ pub enum Location {
         uidvalidity: u32,
         uid: u32,
     },
+    /// A message in an Outlook PST: `file.pst#/Top of Outlook data file/Sent Items;nid=0x00200024`
+    /// (folder path and node id, stable across runs).
+    Pst {
+        path: Arc<str>,
+        folder: Arc<str>,
+        nid: u32,
+    },
 }
 
 impl fmt::Display for Location {
@@ -43,6 +50,7 @@ impl fmt::Display for Location {
                 uidvalidity,
                 uid,
             } => write!(f, "{mailbox_url};UIDVALIDITY={uidvalidity}/;UID={uid}"),
+            Location::Pst { path, folder, nid } => write!(f, "{path}#{folder};nid=0x{nid:08X}"),
         }
     }
 }
@@ -104,6 +112,8 @@ pub enum Unit {
     Header(Box<HeaderOnly>),
     /// A message file (or `.msg`) read out of an archive.
     Member(Box<archive::Member>),
+    /// A message read out of an Outlook PST (its properties and recipient table).
+    Outlook(Box<outlook::pst::PstItem>),
 }
 
 /// A message a source has already taken apart (Outlook: the recipient table says who was in
@@ -167,6 +177,7 @@ pub enum InputKind {
     MessageFile,
     Imap,
     Archive,
+    Pst,
 }
 
 /// What `summary.json` records of one input.
@@ -256,6 +267,8 @@ pub fn open_path(
         k if archive::is_archive(k) => {
             archive::ArchiveSource::open(arg, k, hash).map(|s| Box::new(s) as Box<dyn Source>)
         }
+        sniff::FileKind::Pst => outlook::pst::PstSource::open(arg, hash, Vec::new())
+            .map(|s| Box::new(s) as Box<dyn Source>),
         sniff::FileKind::Cfb => {
             // An Outlook .msg is read like a message file; any other compound file is named.
             let mut bytes = Vec::new();

@@ -5,6 +5,7 @@ pub mod cdp;
 pub mod dovecot;
 pub mod hostile;
 pub mod msg_writer;
+pub mod pst_writer;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

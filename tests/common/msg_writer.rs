@@ -42,6 +42,12 @@ pub struct Msg {
     pub attachments: Vec<String>,
     /// Write strings as PT_STRING8 (Windows-1252; the text must be Latin-1) instead of UTF-16.
     pub ansi: bool,
+    pub in_reply_to: Option<String>,
+    /// PR_DISPLAY_TO / PR_DISPLAY_CC when not the recipients' names (PST writer).
+    pub display_to: Option<String>,
+    pub display_cc: Option<String>,
+    /// Leave the recipient table out, as some old PSTs do (PST writer).
+    pub no_recipient_table: bool,
 }
 
 impl Default for Msg {
@@ -57,6 +63,10 @@ impl Default for Msg {
             body: String::new(),
             attachments: Vec::new(),
             ansi: false,
+            in_reply_to: None,
+            display_to: None,
+            display_cc: None,
+            no_recipient_table: false,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod mapi;
 pub mod msg;
+pub mod pst;
 
 use super::{Party, Structured};
 use mapi::{AddressKind, Message};
