@@ -416,6 +416,9 @@ fn process_file(path: &Path, opts: &ScanOptions, r: &mut UnitResult) {
                 }
             }
         }
+        FileContent::NotMessage(crate::source::sniff::FileKind::Pst) => {
+            process_pst(path, &shown, size, opts, r)
+        }
         FileContent::NotMessage(kind) => {
             r.not_message = Some(kind.label());
             r.warnings.push(Warning::new(
@@ -466,31 +469,44 @@ fn process_file(path: &Path, opts: &ScanOptions, r: &mut UnitResult) {
         }
         FileContent::Archive(bytes, kind) => {
             // An archive inside a tree: walked here, its messages processed in order.
-            let mut emit = |b: crate::source::Batch| {
-                r.warnings.extend(b.warnings);
-                r.errors.extend(b.errors);
-                for u in b.units {
-                    let sub = process_unit(u, opts);
-                    r.outcomes.extend(sub.outcomes);
-                    r.warnings.extend(sub.warnings);
-                    r.errors.extend(sub.errors);
-                }
-            };
-            crate::source::archive::walk_bytes(&shown, bytes, kind, &mut emit);
+            crate::source::archive::walk_bytes(&shown, bytes, kind, &mut |b| absorb(r, b, opts));
         }
         FileContent::Mbox(bytes) => {
             // A small mbox inside a tree: split it here.
             let mut src = mbox::MboxSource::from_bytes(&shown, bytes);
             while let Some(b) = crate::source::Source::next_batch(&mut src) {
-                r.warnings.extend(b.warnings);
-                for u in b.units {
-                    let sub = process_unit(u, opts);
-                    r.outcomes.extend(sub.outcomes);
-                    r.warnings.extend(sub.warnings);
-                    r.errors.extend(sub.errors);
-                }
+                absorb(r, b, opts);
             }
         }
+    }
+}
+
+/// A PST inside a tree: walked here (one thread per file), its messages processed in order.
+fn process_pst(path: &Path, shown: &str, size: u64, opts: &ScanOptions, r: &mut UnitResult) {
+    use crate::source::outlook::pst;
+    let walked = crate::source::files::open_evidence(path)
+        .map_err(|e| e.to_string())
+        .and_then(|f| {
+            pst::walk(shown, Box::new(f), size, &[], &mut |b| absorb(r, b, opts))
+                .map_err(|e| e.to_string())
+        });
+    if let Err(message) = walked {
+        r.errors.push(InputError {
+            location: shown.to_string(),
+            message,
+        });
+    }
+}
+
+/// What a walk inside one unit found (an archive, a small mbox, a PST), processed in order.
+fn absorb(r: &mut UnitResult, b: crate::source::Batch, opts: &ScanOptions) {
+    r.warnings.extend(b.warnings);
+    r.errors.extend(b.errors);
+    for u in b.units {
+        let sub = process_unit(u, opts);
+        r.outcomes.extend(sub.outcomes);
+        r.warnings.extend(sub.warnings);
+        r.errors.extend(sub.errors);
     }
 }
 

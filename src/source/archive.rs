@@ -68,6 +68,19 @@ fn member(name: String, bytes: Vec<u8>, depth: usize, emit: Emit<'_>) {
                 ..Batch::default()
             });
         }
+        FileKind::Pst => {
+            let size = bytes.len() as u64;
+            let reader = Box::new(std::io::Cursor::new(bytes));
+            if let Err(e) = super::outlook::pst::walk(&name, reader, size, &[], emit) {
+                emit(Batch {
+                    errors: vec![InputError {
+                        location: name,
+                        message: e.to_string(),
+                    }],
+                    ..Batch::default()
+                });
+            }
+        }
         k if is_archive(k) && depth < MAX_DEPTH => walk_reader(
             &name,
             Box::new(std::io::Cursor::new(bytes)),

@@ -26,11 +26,17 @@ fn crc(data: &[u8]) -> u32 {
     for (i, t) in table.iter_mut().enumerate() {
         let mut c = i as u32;
         for _ in 0..8 {
-            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
         }
         *t = c;
     }
-    data.iter().fold(0u32, |c, &b| table[((c ^ b as u32) & 0xFF) as usize] ^ (c >> 8))
+    data.iter().fold(0u32, |c, &b| {
+        table[((c ^ b as u32) & 0xFF) as usize] ^ (c >> 8)
+    })
 }
 
 fn sig(ib: u64, bid: u64) -> u16 {
@@ -84,7 +90,7 @@ struct Heap {
 fn heap_header_len(block: usize) -> usize {
     if block == 0 {
         12
-    } else if block >= 8 && (block - 8) % 128 == 0 {
+    } else if block >= 8 && (block - 8).is_multiple_of(128) {
         66
     } else {
         2
@@ -196,7 +202,9 @@ fn pc(props: &[(u16, V)]) -> Heap {
     props.sort_by_key(|p| p.0);
     let mut recs = Vec::new();
     // Empty values are left out (a zero-size allocation would count as a freed one).
-    props.retain(|(_, v)| !matches!(v, V::Str(s) if s.is_empty()) && !matches!(v, V::Bin(b) if b.is_empty()));
+    props.retain(|(_, v)| {
+        !matches!(v, V::Str(s) if s.is_empty()) && !matches!(v, V::Bin(b) if b.is_empty())
+    });
     for (id, v) in props {
         let hnid = match &v {
             V::Long(n) => *n,
@@ -550,7 +558,11 @@ impl PstWriter {
     }
 
     /// A table as a node: (data bid, subnode bid).
-    fn table(&mut self, cols: &[u32], rows: &[(u32, Vec<Option<V>>)]) -> std::io::Result<(u64, u64)> {
+    fn table(
+        &mut self,
+        cols: &[u32],
+        rows: &[(u32, Vec<Option<V>>)],
+    ) -> std::io::Result<(u64, u64)> {
         let (h, matrix) = tc(cols, rows);
         let mut extra = Vec::new();
         if let Some((m, row_size)) = matrix {
@@ -686,7 +698,13 @@ impl PstWriter {
     }
 
     /// Write a BTree (leaf entries sorted by key): its (bid, ib).
-    fn btree(&mut self, ptype: u8, leaf_cb: u8, leaf_max: usize, entries: Vec<(u64, Vec<u8>)>) -> std::io::Result<(u64, u64)> {
+    fn btree(
+        &mut self,
+        ptype: u8,
+        leaf_cb: u8,
+        leaf_max: usize,
+        entries: Vec<(u64, Vec<u8>)>,
+    ) -> std::io::Result<(u64, u64)> {
         let mut level = 0u8;
         let mut items = Vec::new();
         let chunks: Vec<&[(u64, Vec<u8>)]> = if entries.is_empty() {
@@ -717,7 +735,15 @@ impl PstWriter {
         Ok(items[0].1)
     }
 
-    fn page(&mut self, ptype: u8, entries: &[u8], n: usize, max: usize, cb: u8, level: u8) -> std::io::Result<(u64, u64)> {
+    fn page(
+        &mut self,
+        ptype: u8,
+        entries: &[u8],
+        n: usize,
+        max: usize,
+        cb: u8,
+        level: u8,
+    ) -> std::io::Result<(u64, u64)> {
         let bid = self.next_pid;
         self.next_pid += 4;
         let ib = self.alloc(512, 512)?;
@@ -758,8 +784,14 @@ impl PstWriter {
         let names = pc(&[
             (0x0001, V::Long(251)),
             // One named property (0x8000): a numeric one in a GUID of its own.
-            (0x0002, V::Bin((0u8..16).map(|i| i.wrapping_mul(17) ^ 0xA5).collect())),
-            (0x0003, V::Bin([0x8501u32.to_le_bytes(), [3 << 1, 0, 0, 0]].concat())),
+            (
+                0x0002,
+                V::Bin((0u8..16).map(|i| i.wrapping_mul(17) ^ 0xA5).collect()),
+            ),
+            (
+                0x0003,
+                V::Bin([0x8501u32.to_le_bytes(), [3 << 1, 0, 0, 0]].concat()),
+            ),
             (0x0004, V::Bin(vec![0; 4])),
         ]);
         let (d, s) = self.heap(&names, Vec::new())?;

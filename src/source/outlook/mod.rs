@@ -51,6 +51,9 @@ pub fn structured(m: &Message, reconstructed_from: &str) -> Structured {
             exchange_dn: false,
         });
     }
+    if m.recipients.is_none() {
+        names_only(m, &mut s);
+    }
     for r in m.recipients.iter().flatten() {
         let list = match r.kind {
             1 => &mut s.to,
@@ -65,6 +68,10 @@ pub fn structured(m: &Message, reconstructed_from: &str) -> Structured {
         if kind == AddressKind::ExchangeDn {
             s.warnings.push("exchange-address-without-smtp");
         }
+        if r.is_list() && r.kind != 3 {
+            // One visible address; its members were not shown to each other.
+            s.warnings.push("distribution-list-recipient");
+        }
         list.push(Party {
             addr: addr.to_lowercase(),
             name: r.display_name.clone().filter(|n| !n.is_empty()),
@@ -73,6 +80,30 @@ pub fn structured(m: &Message, reconstructed_from: &str) -> Structured {
     }
     s.mime = reconstruct(m, &s, reconstructed_from);
     s
+}
+
+/// No recipient table (old PSTs): the names in PR_DISPLAY_TO / PR_DISPLAY_CC (`;`-separated)
+/// stand for the people, as `name-only:<name>`, so that a message whose visible names reach
+/// the threshold is reported (with a `names-only` warning) for the DPO to look at.
+fn names_only(m: &Message, s: &mut Structured) {
+    let mut any = false;
+    for (field, list) in [(&m.display_to, &mut s.to), (&m.display_cc, &mut s.cc)] {
+        for name in field.as_deref().unwrap_or("").split(';') {
+            let name = name.trim();
+            if name.is_empty() {
+                continue;
+            }
+            any = true;
+            list.push(Party {
+                addr: format!("name-only:{}", name.to_lowercase()),
+                name: Some(name.to_string()),
+                exchange_dn: false,
+            });
+        }
+    }
+    if any {
+        s.warnings.push("names-only");
+    }
 }
 
 /// A MIME message rebuilt from the properties (for the sensitive-context search and for

@@ -346,7 +346,11 @@ impl Walker<'_> {
 
     /// One folder: its messages, then its subfolders (in the hierarchy table's order).
     fn folder(&mut self, nid: NodeId, parent: String, depth: usize) {
-        let here = format!("{}#{}", self.path, if parent.is_empty() { "/" } else { &parent });
+        let here = format!(
+            "{}#{}",
+            self.path,
+            if parent.is_empty() { "/" } else { &parent }
+        );
         let store = self.store.clone();
         let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let e = store.properties().make_entry_id(nid)?;
@@ -502,11 +506,7 @@ impl Source for PstSource {
     }
 
     fn info(&mut self) -> InputInfo {
-        let (rec, sha256) = self
-            .done
-            .lock()
-            .map(|d| d.clone())
-            .unwrap_or((None, None));
+        let (rec, sha256) = self.done.lock().map(|d| d.clone()).unwrap_or((None, None));
         InputInfo {
             path: self.path.clone(),
             kind: InputKind::Pst,
@@ -533,9 +533,15 @@ mod tests {
         h[8..10].copy_from_slice(b"SO");
         h[10] = 36;
         let e = version(&h).unwrap_err().to_string();
-        assert!(e.contains("OST") && e.contains("36") && e.contains("pffexport"), "{e}");
+        assert!(
+            e.contains("OST") && e.contains("36") && e.contains("pffexport"),
+            "{e}"
+        );
         assert!(matches!(version(b"PK\x03\x04"), Err(PstError::NotPst)));
-        assert_eq!(subject(Some("\u{1}\u{4}RE: Hello".into())).unwrap(), "RE: Hello");
+        assert_eq!(
+            subject(Some("\u{1}\u{4}RE: Hello".into())).unwrap(),
+            "RE: Hello"
+        );
         assert_eq!(subject(Some("Hello".into())).unwrap(), "Hello");
     }
 }
