@@ -16,6 +16,8 @@
 
 #[path = "../tests/common/msg_writer.rs"]
 mod msg_writer;
+#[path = "../tests/common/pst_writer.rs"]
+mod pst_writer;
 
 use std::fmt::Write as _;
 use std::fs;
@@ -220,7 +222,7 @@ fn split_mailbox(s: &str) -> (String, String) {
 }
 
 /// A message as Outlook would save it: the recipient table from its To/Cc/Bcc.
-fn outlook_copy(m: &Msg, sent: i64) -> Vec<u8> {
+fn outlook_copy(m: &Msg) -> msg_writer::Msg {
     let (sender_name, sender) = split_mailbox(&m.from);
     let mut recipients = Vec::new();
     for (kind, list) in [(1, &m.to), (2, &m.cc), (3, &m.bcc)] {
@@ -230,17 +232,39 @@ fn outlook_copy(m: &Msg, sent: i64) -> Vec<u8> {
             recipients.push(msg_writer::Recip::smtp(kind, &shown, &addr));
         }
     }
-    msg_writer::write(&msg_writer::Msg {
+    msg_writer::Msg {
         subject: m.subject.to_string(),
         message_id: Some(m.id.clone()),
-        sent: Some(sent),
+        sent: Some(unix_time(m.date)),
         sender_name,
         sender_smtp: sender,
         recipients,
         body: m.body.clone(),
         attachments: m.attachment.iter().map(|(n, _)| n.to_string()).collect(),
+        in_reply_to: m.in_reply_to.clone(),
         ..msg_writer::Msg::default()
-    })
+    }
+}
+
+/// `Mon, 03 Mar 2025 09:00:00 +0000` (the samples' only date form) as Unix seconds.
+fn unix_time(date: &str) -> i64 {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let f: Vec<&str> = date.split_whitespace().collect();
+    let (d, y): (i64, i64) = (f[1].parse().unwrap(), f[3].parse().unwrap());
+    let m = MONTHS.iter().position(|x| *x == f[2]).unwrap() as i64 + 1;
+    let hms: Vec<i64> = f[4].split(':').map(|x| x.parse().unwrap()).collect();
+    let off: i64 = f[5].parse().unwrap();
+    // Days from the civil date (proleptic Gregorian).
+    let (y2, m2) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * m2 + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let offset = (off / 100 * 60 + off % 100) * 60;
+    days * 86_400 + hms[0] * 3600 + hms[1] * 60 + hms[2] - offset
 }
 
 fn main() {
@@ -440,20 +464,29 @@ fn main() {
     // messages, so a scan lists them once with the .msg as one more source.
     let _ = fs::remove_dir_all(root.join("outlook"));
     fs::create_dir_all(root.join("outlook")).unwrap();
-    for (id, sent, file) in [
-        (
-            "open-day-confirm",
-            1_744_299_900,
-            "registration-confirmed.msg",
-        ),
-        ("peer-support-june", 1_750_093_200, "peer-support-group.msg"),
+    for (id, file) in [
+        ("open-day-confirm", "registration-confirmed.msg"),
+        ("peer-support-june", "peer-support-group.msg"),
     ] {
         let m = msgs
             .iter()
             .find(|m| m.id == format!("<{id}@police.example>"))
             .unwrap();
-        fs::write(root.join("outlook").join(file), outlook_copy(m, sent)).unwrap();
+        fs::write(
+            root.join("outlook").join(file),
+            msg_writer::write(&outlook_copy(m)),
+        )
+        .unwrap();
     }
+    // The whole Sent folder once more as an Outlook PST (File > Export), a third source of
+    // the same messages.
+    let pst = root.join("police-sent.pst");
+    let (mut w, top) = pst_writer::PstWriter::create(&pst, "Community Engagement").unwrap();
+    let sent = w.folder(top, "Sent Items");
+    for m in &msgs {
+        w.message(sent, &outlook_copy(m)).unwrap();
+    }
+    w.finish().unwrap();
     // Only what this generator writes is replaced (samples/README.md stays).
     let _ = fs::remove_dir_all(root.join("maildir"));
     let _ = fs::remove_file(root.join("police-sent.mbox"));

@@ -81,26 +81,31 @@ fn non_mail_files_in_a_tree_are_skipped_and_counted_by_type() {
     for (name, bytes, _) in not_mail() {
         std::fs::write(tree.join(name), bytes).unwrap();
     }
-    std::fs::write(tree.join("second.pst"), b"!BDN\x00").unwrap();
     std::fs::write(tree.join("good.eml"), exposing("a@x", "r")).unwrap();
     let o = scan(&[tree.to_str().unwrap()], &d.path().join("out"));
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // A PST that cannot be read is mail that was not read: an error naming it (exit 2), after
+    // the rest of the tree is scanned; the other files are skipped and counted by type.
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("backup.pst") && err.contains("damaged PST"),
+        "{err}"
+    );
+    assert_eq!(csv_rows(&d.path().join("out/messages.csv")).len(), 1);
     let s = summary(&d.path().join("out"));
     let by_type = &s["counts"]["files_skipped_by_type"];
-    assert_eq!(by_type["PST"], 2);
+    assert!(by_type.get("PST").is_none(), "{by_type}");
     for k in ["MSG/OLE", "PDF", "empty"] {
         assert_eq!(by_type[k], 1, "{k}: {by_type}");
     }
-    assert_eq!(s["counts"]["files_skipped_not_message"], 5);
+    assert_eq!(s["counts"]["files_skipped_not_message"], 3);
     assert!(
-        stdout(&o).contains(
-            "5 file(s) were not mail and were skipped (1 MSG/OLE, 1 PDF, 2 PST, 1 empty)"
-        ),
+        stdout(&o).contains("3 file(s) were not mail and were skipped (1 MSG/OLE, 1 PDF, 1 empty)"),
         "{}",
         stdout(&o)
     );
     let locs = s["warnings"]["file-not-mail-skipped"]["locations"].to_string();
-    assert!(locs.contains("backup.pst (PST)"), "{locs}");
+    assert!(locs.contains("letter.pdf (PDF)"), "{locs}");
 }
 
 #[test]

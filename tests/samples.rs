@@ -94,8 +94,8 @@ fn samples_incidents_are_exactly_the_designed_ones() {
     );
     assert_eq!(inc[2]["last_sent"], "2025-05-15T06:30:00Z");
 
-    // Every exposing message was found twice (mbox and Maildir), two of them a third time as
-    // Outlook .msg files, and each is listed once with all its locations.
+    // Every exposing message was found three times (mbox, Maildir, the Outlook PST), two of
+    // them a fourth time as Outlook .msg files, and each is listed once with all its locations.
     let msgs = csv_rows(&out.join("messages.csv"));
     assert_eq!(msgs.len(), 7);
     for m in &msgs {
@@ -107,7 +107,7 @@ fn samples_incidents_are_exactly_the_designed_ones() {
         };
         assert_eq!(
             sources.len(),
-            2 + usize::from(msg.is_some()),
+            3 + usize::from(msg.is_some()),
             "{}",
             m["sources"]
         );
@@ -115,7 +115,12 @@ fn samples_incidents_are_exactly_the_designed_ones() {
         if let Some(f) = msg {
             assert!(sources[1].ends_with(f), "{}", m["sources"]);
         }
-        assert!(sources.last().unwrap().contains("police-sent.mbox#"));
+        assert!(sources[sources.len() - 2].contains("police-sent.mbox#"));
+        let pst = sources.last().unwrap();
+        assert!(
+            pst.contains("police-sent.pst#/Top of Outlook data file/Sent Items;nid=0x"),
+            "{pst}"
+        );
         assert_eq!(
             m["sha256"].split(" | ").filter(|h| h.len() == 64).count(),
             sources.len()
@@ -150,9 +155,9 @@ fn samples_incidents_are_exactly_the_designed_ones() {
     }
 
     let s = summary(&out);
-    assert_eq!(s["counts"]["messages_read"], 38);
+    assert_eq!(s["counts"]["messages_read"], 56);
     assert_eq!(s["counts"]["unique"], 18);
-    assert_eq!(s["counts"]["duplicates"], 20);
+    assert_eq!(s["counts"]["duplicates"], 38);
     assert_eq!(s["counts"]["incidents"], 5);
 }
 

@@ -58,7 +58,7 @@ impl FileKind {
             FileKind::Mbox => "an mbox",
             FileKind::Message => "a message file",
             FileKind::Empty => "an empty file (0 bytes)",
-            FileKind::Pst => "an Outlook PST/OST file (not read yet: export it to mbox or .eml, e.g. with readpst from pst-utils)",
+            FileKind::Pst => "an Outlook PST/OST file",
             FileKind::Cfb => "an Outlook .msg or other OLE compound file",
             FileKind::Gzip => "a gzip file",
             FileKind::Zip => "a zip archive",
@@ -68,7 +68,9 @@ impl FileKind {
             FileKind::SevenZip => "a 7z archive (unpack it first)",
             FileKind::Pdf => "a PDF document",
             FileKind::Png => "a PNG image",
-            FileKind::Other => "neither an mbox nor a message (no `From ` line or header at its start)",
+            FileKind::Other => {
+                "neither an mbox nor a message (no `From ` line or header at its start)"
+            }
         }
     }
 

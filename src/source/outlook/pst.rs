@@ -48,8 +48,11 @@ pub enum PstError {
 
 /// The file's format version (`wVer`, bytes 10–11 of the header) and what it means.
 pub fn version(head: &[u8]) -> Result<(u16, &'static str), PstError> {
-    if !head.starts_with(b"!BDN") || head.len() < 12 {
+    if !head.starts_with(b"!BDN") {
         return Err(PstError::NotPst);
+    }
+    if head.len() < 12 {
+        return Err(PstError::Damaged("the header is truncated".into()));
     }
     let kind = if &head[8..10] == b"SO" { "OST" } else { "PST" };
     let v = u16::from_le_bytes([head[10], head[11]]);
@@ -80,10 +83,10 @@ struct Opened {
 }
 
 fn open_store(mut r: Box<dyn PstReader>) -> Result<Opened, PstError> {
-    let mut head = [0u8; 12];
+    let mut head = Vec::with_capacity(12);
     r.seek(SeekFrom::Start(0))
-        .and_then(|_| r.read_exact(&mut head))
-        .map_err(|_| PstError::NotPst)?;
+        .and_then(|_| r.by_ref().take(12).read_to_end(&mut head))
+        .map_err(|e| PstError::Damaged(e.to_string()))?;
     let (_, format) = version(&head)?;
     r.seek(SeekFrom::Start(0))
         .map_err(|e| PstError::Damaged(e.to_string()))?;
@@ -459,9 +462,11 @@ impl PstSource {
         };
         let mut file = crate::source::files::open_evidence(path).map_err(|e| err(e.to_string()))?;
         let size = file.metadata().map_err(|e| err(e.to_string()))?.len();
-        let mut head = [0u8; 12];
-        file.read_exact(&mut head)
-            .map_err(|_| err(PstError::NotPst.to_string()))?;
+        let mut head = Vec::with_capacity(12);
+        (&mut file)
+            .take(12)
+            .read_to_end(&mut head)
+            .map_err(|e| err(e.to_string()))?;
         version(&head).map_err(|e| err(e.to_string()))?;
         let (tx, rx) = sync_channel::<Batch>(4);
         let done = Arc::new(Mutex::new((None, None)));
