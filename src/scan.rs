@@ -653,7 +653,10 @@ fn process_structured(
         // Evidence of an Outlook message: the MIME rebuilt from its properties, named by the
         // SHA-256 of those bytes.
         let name = hex(&Sha256::digest(&s.mime));
-        if let Err(e) = crate::export::write_evidence(dir, &name, &s.mime) {
+        let rows = s.raw_recipients.as_deref().map_or(Ok(()), |j| {
+            crate::export::write_evidence_file(dir, &format!("{name}.json"), j)
+        });
+        if let Err(e) = crate::export::write_evidence(dir, &name, &s.mime).and(rows) {
             r.errors.push(InputError {
                 location: format!("evidence for {}", f.0.location),
                 message: e.to_string(),

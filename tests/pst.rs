@@ -106,12 +106,41 @@ fn pst_recipients_come_from_the_recipient_table() {
     write_mailbox(&pst);
     let out = d.path().join("r");
     let o = scan(
-        &[pst.to_str().unwrap(), "--internal-domain", "police.example"],
+        &[
+            pst.to_str().unwrap(),
+            "--internal-domain",
+            "police.example",
+            "--evidence",
+        ],
         &out,
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let rows = csv_rows(&out.join("messages.csv"));
     assert_eq!(rows.len(), 2, "{rows:?}");
+    // Evidence: the MIME rebuilt from the properties and the raw recipient rows, named by the
+    // SHA-256 of the rebuilt bytes (the first hash in messages.csv).
+    let survey_sha = by_subject(&rows, "Residents survey")["sha256"]
+        .split(" | ")
+        .next()
+        .unwrap()
+        .to_string();
+    let eml = std::fs::read_to_string(out.join(format!("evidence/{survey_sha}.eml"))).unwrap();
+    assert!(
+        eml.starts_with("X-Bccaudit-Reconstructed-From: ") && eml.contains("engagement.pst#/"),
+        "{eml}"
+    );
+    let json: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.join(format!("evidence/{survey_sha}.json"))).unwrap(),
+    )
+    .unwrap();
+    let kinds: Vec<u64> = json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_u64().unwrap())
+        .collect();
+    assert_eq!(kinds.iter().filter(|&&k| k == 3).count(), 5, "{json}");
+    assert_eq!(kinds.len(), 20);
     let m = by_subject(&rows, "Residents survey");
     let got: Vec<&str> = ["to", "cc", "bcc", "exposed", "external", "audience", "from"]
         .iter()

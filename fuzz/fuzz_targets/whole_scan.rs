@@ -1,6 +1,8 @@
 //! A whole scan (source → parse → detect → analysis) of arbitrary bytes as an mbox.
 #![no_main]
 use bccaudit::detect::Policy;
+use bccaudit::model::ScanResult;
+use bccaudit::run::Silent;
 use bccaudit::scan::{run, ScanOptions};
 use bccaudit::source::{mbox::MboxSource, Source};
 use libfuzzer_sys::fuzz_target;
@@ -13,11 +15,18 @@ fuzz_target!(|data: &[u8]| {
             ..Policy::default()
         },
         jobs: 1,
-        progress: false,
         evidence_dir: None,
+        record_keys: true,
+        sensitive: None,
     };
-    let r = run(vec![src], Some(data.len() as u64), &opts);
-    assert_eq!(r.stats.messages_read, r.stats.unique + r.stats.duplicates);
-    let report = bccaudit::analysis::analyse(r.findings, 0.8);
-    assert!(report.messages.iter().all(|m| m.incident < report.incidents.len()));
+    let Ok(scanned) = run(vec![src], Some(data.len() as u64), &opts, &Silent) else {
+        return;
+    };
+    let combined = ScanResult::combine_recorded(scanned.parts, scanned.strings);
+    let (result, report) = bccaudit::run::analyse(combined, 0.8, &Silent);
+    assert_eq!(
+        result.stats.messages_read,
+        result.stats.unique + result.stats.duplicates
+    );
+    assert!(report.messages.len() <= result.stats.unique as usize);
 });

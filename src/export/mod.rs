@@ -198,7 +198,13 @@ pub fn check_writable(dir: &Path) -> Result<(), ExportError> {
 
 /// Save one exposing message's raw bytes as `dir/<sha256>.eml` (once per distinct content).
 pub fn write_evidence(dir: &Path, sha256: &str, bytes: &[u8]) -> std::io::Result<()> {
-    let name = format!("{sha256}.eml");
+    write_evidence_file(dir, &format!("{sha256}.eml"), bytes)
+}
+
+/// Write `dir/name` (an evidence file beside the `.eml`s: the raw recipient rows of an
+/// Outlook message as `<sha256>.json`) once, atomically.
+pub fn write_evidence_file(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let name = name.to_string();
     if dir.join(&name).exists() {
         return Ok(());
     }

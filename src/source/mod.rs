@@ -133,6 +133,9 @@ pub struct Structured {
     /// The message rebuilt as MIME (its text and attachment names, for the sensitive-context
     /// search and `--evidence`).
     pub mime: Vec<u8>,
+    /// The recipient rows as the source stored them (JSON), saved beside the MIME by
+    /// `--evidence`.
+    pub raw_recipients: Option<Vec<u8>>,
 }
 
 /// A sender or recipient of a [`Structured`] message.

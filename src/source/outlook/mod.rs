@@ -79,6 +79,14 @@ pub fn structured(m: &Message, reconstructed_from: &str) -> Structured {
         });
     }
     s.mime = reconstruct(m, &s, reconstructed_from);
+    s.raw_recipients = serde_json::to_vec_pretty(&serde_json::json!({
+        "source": reconstructed_from,
+        "recipient_table": m.recipients.is_some(),
+        "rows": m.recipients.as_deref().unwrap_or_default(),
+        "display_to": m.display_to,
+        "display_cc": m.display_cc,
+    }))
+    .ok();
     s
 }
 
