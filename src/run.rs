@@ -92,7 +92,7 @@ pub fn scan(
                 sources.push(Box::new(src));
                 total = None;
             }
-            InputSpec::Path(p) => match source::open_path(p, input_hash, skip) {
+            InputSpec::Path(p) => match source::open_path(p, input_hash, skip, &opts.folders) {
                 Ok(s) => {
                     match std::fs::metadata(p) {
                         Ok(m) if m.is_file() && p.as_os_str() != "-" => {

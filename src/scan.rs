@@ -57,6 +57,8 @@ pub struct ScanOptions {
     pub record_keys: bool,
     /// Look for sensitive context in exposing messages (subject, text, attachment names).
     pub sensitive: Option<std::sync::Arc<crate::sensitive::Matcher>>,
+    /// PST folders to read (by name or path); empty: all.
+    pub folders: Vec<String>,
 }
 
 enum Msg {
@@ -487,8 +489,10 @@ fn process_pst(path: &Path, shown: &str, size: u64, opts: &ScanOptions, r: &mut 
     let walked = crate::source::files::open_evidence(path)
         .map_err(|e| e.to_string())
         .and_then(|f| {
-            pst::walk(shown, Box::new(f), size, &[], &mut |b| absorb(r, b, opts))
-                .map_err(|e| e.to_string())
+            pst::walk(shown, Box::new(f), size, &opts.folders, &mut |b| {
+                absorb(r, b, opts)
+            })
+            .map_err(|e| e.to_string())
         });
     if let Err(message) = walked {
         r.errors.push(InputError {

@@ -19,6 +19,7 @@ fn options() -> ScanOptions {
         evidence_dir: None,
         record_keys: true,
         sensitive: Some(std::sync::Arc::new(bccaudit::sensitive::Matcher::builtin())),
+        folders: Vec::new(),
     }
 }
 

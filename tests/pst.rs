@@ -493,3 +493,22 @@ fn readpst_and_pffexport_read_the_same_messages() {
         );
     }
 }
+
+#[test]
+fn folder_picks_the_pst_folders_read() {
+    let d = tempfile::tempdir().unwrap();
+    let pst = d.path().join("engagement.pst");
+    write_mailbox(&pst);
+    let out = d.path().join("r");
+    let o = scan(&[pst.to_str().unwrap(), "--folder", "Sent Items"], &out);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rows = csv_rows(&out.join("messages.csv"));
+    let survey = by_subject(&rows, "Residents survey");
+    assert!(
+        !survey["sources"].contains("Inbox"),
+        "{}",
+        survey["sources"]
+    );
+    let folders = &summary(&out)["inputs"][0]["detail"]["folders"];
+    assert_eq!(folders.as_array().unwrap().len(), 1, "{folders}");
+}

@@ -18,6 +18,7 @@ fuzz_target!(|data: &[u8]| {
         evidence_dir: None,
         record_keys: true,
         sensitive: None,
+        folders: Vec::new(),
     };
     let Ok(scanned) = run(vec![src], Some(data.len() as u64), &opts, &Silent) else {
         return;

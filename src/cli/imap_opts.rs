@@ -21,7 +21,8 @@ pub struct ImapArgs {
 
 #[derive(Args, Clone, Default)]
 pub struct ImapOpts {
-    /// IMAP: read this folder (repeatable) instead of the Sent folders.
+    /// IMAP: read this folder (repeatable) instead of the Sent folders. PST: read only folders
+    /// of this name or path (e.g. "Sent Items"; without it every folder is read).
     #[arg(long = "folder", value_name = "NAME")]
     pub folders: Vec<String>,
     /// IMAP: read every selectable folder.

@@ -309,6 +309,7 @@ pub fn run(a: ScanArgs, arguments: Vec<String>) -> Result<ExitCode> {
         evidence_dir,
         record_keys: a.partial.is_some(),
         sensitive: Some(terms.clone()),
+        folders: a.imap.folders.clone(),
     };
     let bars = Bars::new(!a.quiet);
     let t_scan = Instant::now();

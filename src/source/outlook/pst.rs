@@ -80,6 +80,7 @@ pub struct PstItem {
 struct Opened {
     store: Rc<dyn Store>,
     name: String,
+    format: &'static str,
 }
 
 fn open_store(mut r: Box<dyn PstReader>) -> Result<Opened, PstError> {
@@ -98,7 +99,11 @@ fn open_store(mut r: Box<dyn PstReader>) -> Result<Opened, PstError> {
         AnsiStore::read(Rc::new(AnsiPstFile::read_from(r).map_err(damaged)?)).map_err(damaged)?
     };
     let name = store.properties().display_name().unwrap_or_default();
-    Ok(Opened { store, name })
+    Ok(Opened {
+        store,
+        name,
+        format,
+    })
 }
 
 /// A property value as text (String8 in the ANSI code page, Windows-1252 assumed).
@@ -240,10 +245,17 @@ fn convert(m: &dyn PstMessage) -> (Message, u64) {
 /// What the walk found, for `summary.json`.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct Record {
+    /// `Unicode` or `ANSI`.
     pub format: String,
     pub store_name: String,
-    /// Folders read, in walk order: path and messages read.
-    pub folders: Vec<(String, u64)>,
+    /// Folders read, in walk order.
+    pub folders: Vec<FolderCount>,
+    pub messages: u64,
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct FolderCount {
+    pub path: String,
     pub messages: u64,
 }
 
@@ -259,7 +271,7 @@ pub fn walk(
     let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| open_store(reader)))
         .unwrap_or_else(|_| Err(PstError::Damaged("the store could not be read".into())))?;
     let mut rec = Record {
-        format: String::new(),
+        format: opened.format.to_string(),
         store_name: opened.name.clone(),
         ..Record::default()
     };
@@ -435,7 +447,10 @@ impl Walker<'_> {
             }
         }
         self.rec.messages += read;
-        self.rec.folders.push((folder_path.to_string(), read));
+        self.rec.folders.push(FolderCount {
+            path: folder_path.to_string(),
+            messages: read,
+        });
     }
 }
 
