@@ -92,19 +92,22 @@ pub fn scan(
                 sources.push(Box::new(src));
                 total = None;
             }
-            InputSpec::Path(p) => match source::open_path(p, input_hash, skip, &opts.folders) {
-                Ok(s) => {
-                    match std::fs::metadata(p) {
-                        Ok(m) if m.is_file() && p.as_os_str() != "-" => {
-                            total = total.map(|t| t + m.len())
+            InputSpec::Path(p) => {
+                match source::open_path(p, input_hash, skip, &opts.folders, opts.policy.min_exposed)
+                {
+                    Ok(s) => {
+                        match std::fs::metadata(p) {
+                            Ok(m) if m.is_file() && p.as_os_str() != "-" => {
+                                total = total.map(|t| t + m.len())
+                            }
+                            _ => total = None,
                         }
-                        _ => total = None,
+                        slots.push(Ok(sources.len()));
+                        sources.push(s);
                     }
-                    slots.push(Ok(sources.len()));
-                    sources.push(s);
+                    Err(e) => slots.push(Err(e)),
                 }
-                Err(e) => slots.push(Err(e)),
-            },
+            }
         }
     }
     let scanned = scan::run(sources, total, opts, observer)?;

@@ -489,9 +489,14 @@ fn process_pst(path: &Path, shown: &str, size: u64, opts: &ScanOptions, r: &mut 
     let walked = crate::source::files::open_evidence(path)
         .map_err(|e| e.to_string())
         .and_then(|f| {
-            pst::walk(shown, Box::new(f), size, &opts.folders, &mut |b| {
-                absorb(r, b, opts)
-            })
+            pst::walk(
+                shown,
+                Box::new(f),
+                size,
+                &opts.folders,
+                opts.policy.min_exposed,
+                &mut |b| absorb(r, b, opts),
+            )
             .map_err(|e| e.to_string())
         });
     if let Err(message) = walked {

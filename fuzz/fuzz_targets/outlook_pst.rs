@@ -18,5 +18,5 @@ fuzz_target!(|data: &[u8]| {
         }
     };
     let reader = Box::new(std::io::Cursor::new(data.to_vec()));
-    let _ = pst::walk("fuzz.pst", reader, data.len() as u64, &[], &mut emit);
+    let _ = pst::walk("fuzz.pst", reader, data.len() as u64, &[], 0, &mut emit);
 });

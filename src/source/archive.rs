@@ -71,7 +71,7 @@ fn member(name: String, bytes: Vec<u8>, depth: usize, emit: Emit<'_>) {
         FileKind::Pst => {
             let size = bytes.len() as u64;
             let reader = Box::new(std::io::Cursor::new(bytes));
-            if let Err(e) = super::outlook::pst::walk(&name, reader, size, &[], emit) {
+            if let Err(e) = super::outlook::pst::walk(&name, reader, size, &[], 0, emit) {
                 emit(Batch {
                     errors: vec![InputError {
                         location: name,

@@ -239,6 +239,7 @@ pub fn open_path(
     hash: bool,
     skip: &[(u64, u64)],
     folders: &[String],
+    body_from: usize,
 ) -> Result<Box<dyn Source>, InputError> {
     use std::io::Read;
     if arg.as_os_str() == "-" {
@@ -271,8 +272,10 @@ pub fn open_path(
         k if archive::is_archive(k) => {
             archive::ArchiveSource::open(arg, k, hash).map(|s| Box::new(s) as Box<dyn Source>)
         }
-        sniff::FileKind::Pst => outlook::pst::PstSource::open(arg, hash, folders.to_vec())
-            .map(|s| Box::new(s) as Box<dyn Source>),
+        sniff::FileKind::Pst => {
+            outlook::pst::PstSource::open(arg, hash, folders.to_vec(), body_from)
+                .map(|s| Box::new(s) as Box<dyn Source>)
+        }
         sniff::FileKind::Cfb => {
             // An Outlook .msg is read like a message file; any other compound file is named.
             let mut bytes = Vec::new();

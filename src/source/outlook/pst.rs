@@ -183,7 +183,6 @@ const WANTED: &[u16] = &[
     id::INTERNET_REFERENCES,
     id::DISPLAY_TO,
     id::DISPLAY_CC,
-    id::BODY,
     MESSAGE_SIZE,
 ];
 const MESSAGE_SIZE: u16 = 0x0E08;
@@ -211,7 +210,7 @@ fn convert(m: &dyn PstMessage) -> (Message, u64) {
         references: s(id::INTERNET_REFERENCES),
         display_to: s(id::DISPLAY_TO),
         display_cc: s(id::DISPLAY_CC),
-        body: s(id::BODY),
+        body: None,
         recipients: None,
         attachment_names: Vec::new(),
     };
@@ -261,11 +260,15 @@ pub struct FolderCount {
 
 /// Walk a PST from a reader: batches of [`Unit::Outlook`] go to `emit`. `name` is how the file
 /// is shown (`path`, or `archive.zip!/inside.pst`); `folders` filters by folder name or path.
+///
+/// Bodies are read only for messages with at least `body_from` recipients in To/Cc (those that
+/// may be exposing, for the sensitive-context search): headers, not bodies.
 pub fn walk(
     name: &str,
     reader: Box<dyn PstReader>,
     size: u64,
     folders: &[String],
+    body_from: usize,
     emit: &mut dyn FnMut(Batch),
 ) -> Result<Record, PstError> {
     let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| open_store(reader)))
@@ -281,6 +284,7 @@ pub fn walk(
         store: opened.store,
         path,
         filter: folders,
+        body_from,
         batch: Batch::default(),
         emit,
         rec: &mut rec,
@@ -319,6 +323,7 @@ struct Walker<'a> {
     store: Rc<dyn Store>,
     path: Arc<str>,
     filter: &'a [String],
+    body_from: usize,
     batch: Batch,
     emit: &'a mut dyn FnMut(Batch),
     rec: &'a mut Record,
@@ -423,12 +428,23 @@ impl Walker<'_> {
                 folder: folder.clone(),
                 nid,
             };
-            let store = self.store.clone();
+            let (store, body_from) = (self.store.clone(), self.body_from);
             self.advance();
             let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 let e = store.properties().make_entry_id(NodeId::from(nid))?;
                 let m = store.open_message(&e, Some(WANTED))?;
-                Ok::<_, std::io::Error>(convert(m.as_ref()))
+                let (mut message, size) = convert(m.as_ref());
+                let visible = message
+                    .recipients
+                    .iter()
+                    .flatten()
+                    .filter(|r| r.kind == 1 || r.kind == 2)
+                    .count();
+                if visible >= body_from || message.recipients.is_none() {
+                    let b = store.open_message(&e, Some(&[id::BODY]))?;
+                    message.body = text(b.properties().get(id::BODY));
+                }
+                Ok::<_, std::io::Error>((message, size))
             }));
             match got {
                 Ok(Ok((message, size))) => {
@@ -469,6 +485,7 @@ impl PstSource {
         path: &std::path::Path,
         hash: bool,
         folders: Vec<String>,
+        body_from: usize,
     ) -> Result<PstSource, InputError> {
         let shown = crate::source::path_text(path);
         let err = |message: String| InputError {
@@ -492,7 +509,7 @@ impl PstSource {
                 let mut emit = |b: Batch| {
                     let _ = tx.send(b);
                 };
-                let rec = match walk(&name, Box::new(file), size, &folders, &mut emit) {
+                let rec = match walk(&name, Box::new(file), size, &folders, body_from, &mut emit) {
                     Ok(r) => Some(r),
                     Err(e) => {
                         emit(Batch {
