@@ -111,6 +111,9 @@ fn names_only(m: &Message, s: &mut Structured) {
     }
     if any {
         s.warnings.push("names-only");
+    } else {
+        // Neither a recipient table nor names: nothing can be judged; say so.
+        s.warnings.push("no-recipient-table");
     }
 }
 

@@ -17,18 +17,20 @@ use crate::source::files::{read_message_file, FileContent};
 use crate::source::{hex, mbox, InputError, InputInfo, InputKind, Location, Source, Unit};
 use crate::warning::Warning;
 
+mod outlook;
+
 pub use crate::model::{ExposedAddr, Finding, InputResult, Keys, ScanResult, Stats};
 
 /// A finding's exposed people as the worker found them: their addresses and names in one
 /// buffer (no allocation per person), interned when folded.
 #[derive(Default)]
-struct RawExposed {
+pub(super) struct RawExposed {
     text: String,
     /// End of the address, end of the name (in `text`), fields, internal.
     items: Vec<(u32, u32, u8, bool)>,
 }
 
-enum Outcome {
+pub(super) enum Outcome {
     /// With its exposed people as strings, interned when folded.
     Exposing(Box<(Finding, RawExposed)>),
     /// With its date (for the dates a report covers).
@@ -37,7 +39,7 @@ enum Outcome {
 }
 
 #[derive(Default)]
-struct UnitResult {
+pub(super) struct UnitResult {
     outcomes: Vec<Outcome>,
     warnings: Vec<Warning>,
     errors: Vec<InputError>,
@@ -282,7 +284,7 @@ impl Collector {
 }
 
 /// A message's raw material, whatever the source.
-struct Raw<'a> {
+pub(super) struct Raw<'a> {
     location: Location,
     /// The header block.
     header: &'a [u8],
@@ -327,27 +329,7 @@ fn process_unit(unit: Unit, opts: &ScanOptions) -> UnitResult {
         }
         Unit::File { path } => process_file(&path, opts, &mut r),
         Unit::Member(m) => process_member(&m.name, &m.bytes, opts, &mut r),
-        Unit::Outlook(item) => {
-            let crate::source::outlook::pst::PstItem {
-                message,
-                location,
-                size,
-            } = *item;
-            let shown = location.to_string();
-            if message.is_mail() {
-                let s = crate::source::outlook::structured(&message, &shown);
-                let sha = hex(&Sha256::digest(&s.mime));
-                let size = if size == 0 { s.mime.len() as u64 } else { size };
-                process_structured(&s, location, size, Some(sha), opts, &mut r);
-            } else {
-                let class = message.class.unwrap_or_default();
-                r.not_message = Some(crate::source::outlook::class_label(&class));
-                r.warnings.push(Warning::new(
-                    "outlook-item-not-mail",
-                    format!("{shown} ({class})"),
-                ));
-            }
-        }
+        Unit::Outlook(item) => outlook::pst_item(*item, opts, &mut r),
         Unit::Header(f) => {
             let crate::source::HeaderOnly {
                 header: bytes,
@@ -389,37 +371,9 @@ fn process_file(path: &Path, opts: &ScanOptions, r: &mut UnitResult) {
     r.manifest = Some(format!("{hexd}  {shown}"));
     r.file_sha256 = Some(hexd.clone());
     match content {
-        FileContent::Compound(bytes) => {
-            use crate::source::outlook;
-            match outlook::msg::read(&bytes) {
-                Ok(m) if m.is_mail() => {
-                    let s = outlook::structured(&m, &shown);
-                    let location = Location::File {
-                        path: shown.as_str().into(),
-                    };
-                    process_structured(&s, location, size, Some(hexd), opts, r);
-                }
-                Ok(m) => {
-                    let class = m.class.unwrap_or_default();
-                    r.not_message = Some(outlook::class_label(&class));
-                    r.warnings.push(Warning::new(
-                        "outlook-item-not-mail",
-                        format!("{shown} ({class})"),
-                    ));
-                }
-                Err(e) => {
-                    r.not_message = Some(crate::source::sniff::FileKind::Cfb.label());
-                    let kind = match e {
-                        outlook::msg::MsgError::NoProperties => "file-not-mail-skipped",
-                        outlook::msg::MsgError::Cfb(_) => "outlook-msg-unreadable",
-                    };
-                    r.warnings
-                        .push(Warning::new(kind, format!("{shown} ({e})")));
-                }
-            }
-        }
+        FileContent::Compound(bytes) => outlook::msg(&bytes, &shown, size, hexd, opts, r),
         FileContent::NotMessage(crate::source::sniff::FileKind::Pst) => {
-            process_pst(path, &shown, size, opts, r)
+            outlook::pst_file(path, &shown, size, opts, r)
         }
         FileContent::NotMessage(kind) => {
             r.not_message = Some(kind.label());
@@ -483,32 +437,8 @@ fn process_file(path: &Path, opts: &ScanOptions, r: &mut UnitResult) {
     }
 }
 
-/// A PST inside a tree: walked here (one thread per file), its messages processed in order.
-fn process_pst(path: &Path, shown: &str, size: u64, opts: &ScanOptions, r: &mut UnitResult) {
-    use crate::source::outlook::pst;
-    let walked = crate::source::files::open_evidence(path)
-        .map_err(|e| e.to_string())
-        .and_then(|f| {
-            pst::walk(
-                shown,
-                Box::new(f),
-                size,
-                &opts.folders,
-                opts.policy.min_exposed,
-                &mut |b| absorb(r, b, opts),
-            )
-            .map_err(|e| e.to_string())
-        });
-    if let Err(message) = walked {
-        r.errors.push(InputError {
-            location: shown.to_string(),
-            message,
-        });
-    }
-}
-
 /// What a walk inside one unit found (an archive, a small mbox, a PST), processed in order.
-fn absorb(r: &mut UnitResult, b: crate::source::Batch, opts: &ScanOptions) {
+pub(super) fn absorb(r: &mut UnitResult, b: crate::source::Batch, opts: &ScanOptions) {
     r.warnings.extend(b.warnings);
     r.errors.extend(b.errors);
     for u in b.units {
@@ -569,22 +499,7 @@ fn process_member(name: &str, bytes: &[u8], opts: &ScanOptions, r: &mut UnitResu
     let sha = hex(&Sha256::digest(bytes));
     let location = Location::File { path: name.into() };
     if bytes.starts_with(b"\xd0\xcf\x11\xe0") {
-        use crate::source::outlook;
-        match outlook::msg::read(bytes) {
-            Ok(m) if m.is_mail() => {
-                let s = outlook::structured(&m, name);
-                process_structured(&s, location, bytes.len() as u64, Some(sha), opts, r);
-            }
-            Ok(m) => {
-                r.not_message = Some(outlook::class_label(m.class.as_deref().unwrap_or("")));
-                r.warnings.push(Warning::new("outlook-item-not-mail", name));
-            }
-            Err(e) => r.warnings.push(Warning::new(
-                "outlook-msg-unreadable",
-                format!("{name} ({e})"),
-            )),
-        }
-        return;
+        return outlook::msg(bytes, name, bytes.len() as u64, sha, opts, r);
     }
     let body = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let (hl, _, terminated) = header::header_end(body);
@@ -602,7 +517,7 @@ fn process_member(name: &str, bytes: &[u8], opts: &ScanOptions, r: &mut UnitResu
 }
 
 /// What a message says about itself beside its addresses.
-struct Meta<'a> {
+pub(super) struct Meta<'a> {
     date: Option<i64>,
     /// The date came from the message (not a server's arrival time): part of the content key.
     dated_by_header: bool,
@@ -611,70 +526,7 @@ struct Meta<'a> {
     subject: String,
 }
 
-/// A message taken apart by its source (Outlook): classified like a parsed header block.
-fn process_structured(
-    s: &crate::source::Structured,
-    location: Location,
-    size: u64,
-    sha256: Option<String>,
-    opts: &ScanOptions,
-    r: &mut UnitResult,
-) {
-    for w in &s.warnings {
-        r.warnings.push(Warning::new(w, location.to_string()));
-    }
-    fn parties(ps: &[crate::source::Party]) -> Vec<message::Addr<'_>> {
-        ps.iter()
-            .map(|p| message::Addr {
-                addr: p.addr.clone(),
-                name: p.name.as_deref().map(str::as_bytes),
-                exchange_dn: p.exchange_dn,
-            })
-            .collect()
-    }
-    let env = message::Envelope {
-        to: parties(&s.to),
-        cc: parties(&s.cc),
-        bcc: parties(&s.bcc),
-        from: parties(&s.from),
-        message_id: s.message_id.clone(),
-        parents: s.parents.clone(),
-        ..Default::default()
-    };
-    let raw = Raw {
-        location,
-        header: b"",
-        terminated: true,
-        whole: None,
-        text: Some(&s.mime),
-        sha256,
-        size,
-        internal_date: None,
-    };
-    let meta = Meta {
-        date: s.date,
-        dated_by_header: s.date.is_some(),
-        subject_raw: s.subject.as_bytes(),
-        subject: s.subject.clone(),
-    };
-    classify_message(&env, meta, raw, opts, r);
-    if let (Some(dir), Some(Outcome::Exposing(f))) = (&opts.evidence_dir, r.outcomes.last()) {
-        // Evidence of an Outlook message: the MIME rebuilt from its properties, named by the
-        // SHA-256 of those bytes.
-        let name = hex(&Sha256::digest(&s.mime));
-        let rows = s.raw_recipients.as_deref().map_or(Ok(()), |j| {
-            crate::export::write_evidence_file(dir, &format!("{name}.json"), j)
-        });
-        if let Err(e) = crate::export::write_evidence(dir, &name, &s.mime).and(rows) {
-            r.errors.push(InputError {
-                location: format!("evidence for {}", f.0.location),
-                message: e.to_string(),
-            });
-        }
-    }
-}
-
-fn classify_message(
+pub(super) fn classify_message(
     env: &message::Envelope<'_>,
     meta: Meta<'_>,
     raw: Raw<'_>,
