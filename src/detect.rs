@@ -85,6 +85,9 @@ impl Policy {
 /// Bit set of the visible fields an address appeared in.
 pub const IN_TO: u8 = 1;
 pub const IN_CC: u8 = 2;
+/// Not a field: the address is a distribution list (Outlook's recipient table says so), one
+/// visible address whose members were not shown to each other.
+pub const AS_LIST: u8 = 4;
 
 /// One exposed address of one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,7 +133,7 @@ pub fn classify<'a>(env: &Envelope<'a>, policy: &Policy) -> Classification<'a> {
             }
             match index.get(a.addr.as_str()) {
                 Some(&i) => {
-                    exposed[i].fields |= bit;
+                    exposed[i].fields |= bit | if a.list { AS_LIST } else { 0 };
                     if exposed[i].name.is_none() {
                         exposed[i].name = a.name;
                     }
@@ -140,7 +143,7 @@ pub fn classify<'a>(env: &Envelope<'a>, policy: &Policy) -> Classification<'a> {
                     exposed.push(Exposed {
                         addr: a.addr.clone(),
                         name: a.name,
-                        fields: bit,
+                        fields: bit | if a.list { AS_LIST } else { 0 },
                         internal: a.exchange_dn || policy.is_internal(&a.addr),
                     });
                 }

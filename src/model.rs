@@ -22,7 +22,7 @@ pub struct ExposedAddr {
     pub addr: Arc<str>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
-    /// [`IN_TO`] | [`IN_CC`].
+    /// [`IN_TO`] | [`IN_CC`] | [`crate::detect::AS_LIST`].
     pub fields: u8,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub internal: bool,
@@ -44,7 +44,7 @@ pub struct Exposed {
     pub addr: u32,
     /// Display name (0: none).
     pub name: u32,
-    /// [`IN_TO`] | [`IN_CC`].
+    /// [`IN_TO`] | [`IN_CC`] | [`crate::detect::AS_LIST`].
     pub fields: u8,
     pub internal: bool,
 }

@@ -12,7 +12,7 @@
 //! - per input, in order: `{"input": {...}}` (its place `seq`, `custodian`, `info` as in
 //!   summary.json's `inputs`, `stats`, `warnings`, `errors`), then one `{"finding": {...}}` per
 //!   exposing message read from it (location, SHA-256, sender, subject, exposed addresses with
-//!   names and fields, …), then `{"keys": [[msgid, content, id], …]}` lines (up to 10,000 keys
+//!   names and `fields`: 1 To, 2 Cc, 4 a distribution list, or-ed), then `{"keys": [[msgid, content, id], …]}` lines (up to 10,000 keys
 //!   each; 16-digit hex or null) with the identity keys of every message read, so a merge
 //!   counts unique messages across shards exactly.
 //!

@@ -158,7 +158,7 @@ pub struct Exposure {
     pub addr: u32,
     pub name: u32,
     pub internal: bool,
-    /// [`crate::detect::IN_TO`] | [`crate::detect::IN_CC`].
+    /// [`crate::detect::IN_TO`] | [`crate::detect::IN_CC`] | [`crate::detect::AS_LIST`].
     pub fields: u8,
     pub first_sent: When,
     pub messages: u32,
@@ -168,6 +168,11 @@ pub struct Exposure {
 impl Exposure {
     pub fn field_label(&self) -> &'static str {
         label(self.fields)
+    }
+
+    /// A distribution list (its members were not shown to each other).
+    pub fn is_list(&self) -> bool {
+        self.fields & crate::detect::AS_LIST != 0
     }
 }
 

@@ -162,6 +162,7 @@ pub const EXPOSURES_HEADER: &[&str] = &[
     "messages",
     "audience",
     "internal",
+    "list",
 ];
 
 /// Writes one of the CSV files.
@@ -345,6 +346,7 @@ fn exposures(doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
                     Cell::Num(u64::from(e.messages)),
                     Cell::Num(u64::from(e.audience)),
                     Cell::Bool(e.internal),
+                    Cell::Bool(e.is_list()),
                 ],
             )?;
         }

@@ -11,6 +11,8 @@ pub struct Addr<'a> {
     pub name: Option<&'a [u8]>,
     /// An Exchange legacy DN standing for an address (Outlook sources): internal by nature.
     pub exchange_dn: bool,
+    /// A distribution list (Outlook sources): exposures mark it as a list.
+    pub list: bool,
 }
 
 #[derive(Debug, Default)]
@@ -54,6 +56,7 @@ pub fn envelope(block: &[u8]) -> Envelope<'_> {
             for m in parsed.mailboxes {
                 list.push(Addr {
                     exchange_dn: false,
+                    list: false,
                     addr: m.addr,
                     name: m.name.map(|r| &f.value[r]),
                 });

@@ -118,6 +118,7 @@ fn structured(
                 addr: p.addr.clone(),
                 name: p.name.as_deref().map(str::as_bytes),
                 exchange_dn: p.exchange_dn,
+                list: p.list,
             })
             .collect()
     }

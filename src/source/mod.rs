@@ -146,6 +146,8 @@ pub struct Party {
     /// Decoded display name.
     pub name: Option<String>,
     pub exchange_dn: bool,
+    /// A distribution list (one visible address; its members were not shown).
+    pub list: bool,
 }
 
 /// A batch of units, in source order, plus what the source itself noticed.

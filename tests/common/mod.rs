@@ -131,3 +131,33 @@ pub fn run_measured(mut cmd: Command) -> (Output, u64, std::time::Duration) {
     };
     (out, ru.ru_maxrss as u64, elapsed)
 }
+
+/// What a DPO checks in affected.csv and exposures.csv after the Outlook survey (written as a
+/// PST or an MSG): Bcc recipients (`quiet…`) not exposed, the non-ASCII name decoded, the
+/// Exchange-only colleague listed by DN as internal, the distribution list marked as a list
+/// (and nobody else).
+pub fn assert_outlook_survey_people(report: &Path) {
+    let people = csv_rows(&report.join("affected.csv"));
+    assert!(
+        !people.iter().any(|p| p["address"].starts_with("quiet")),
+        "Bcc exposed"
+    );
+    let zoe = people
+        .iter()
+        .find(|p| p["address"] == "resident0@example.org")
+        .expect("resident0 is listed");
+    assert_eq!(zoe["name"], "Zoë Brown");
+    let dn = people
+        .iter()
+        .find(|p| p["address"].starts_with("/o=police/"))
+        .expect("the Exchange-only colleague is listed by DN");
+    assert_eq!(dn["internal"], "true");
+    let exposures = csv_rows(&report.join("exposures.csv"));
+    assert!(exposures
+        .iter()
+        .any(|e| e["address"] == "residents-list@example.org"));
+    for e in &exposures {
+        let list = e["address"] == "residents-list@example.org";
+        assert_eq!(e["list"], if list { "true" } else { "false" }, "{e:?}");
+    }
+}

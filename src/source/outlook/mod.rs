@@ -49,6 +49,7 @@ pub fn structured(m: &Message, reconstructed_from: &str) -> Structured {
             addr: addr.to_lowercase(),
             name,
             exchange_dn: false,
+            list: false,
         });
     }
     if m.recipients.is_none() {
@@ -76,6 +77,7 @@ pub fn structured(m: &Message, reconstructed_from: &str) -> Structured {
             addr: addr.to_lowercase(),
             name: r.display_name.clone().filter(|n| !n.is_empty()),
             exchange_dn: kind == AddressKind::ExchangeDn,
+            list: r.is_list(),
         });
     }
     s.mime = reconstruct(m, &s, reconstructed_from);
@@ -106,6 +108,7 @@ fn names_only(m: &Message, s: &mut Structured) {
                 addr: format!("name-only:{}", name.to_lowercase()),
                 name: Some(name.to_string()),
                 exchange_dn: false,
+                list: false,
             });
         }
     }
