@@ -6,10 +6,9 @@
 //! ratio is absurd (a zip bomb) is refused with a warning.
 
 use std::io::{Read, Seek};
-use std::sync::mpsc::{sync_channel, Receiver};
-use std::sync::{Arc, Mutex};
 
 use super::sniff::{self, FileKind};
+use super::walked::Walked;
 use super::{mbox, Batch, InputError, InputInfo, InputKind, Source, Unit};
 use crate::warning::Warning;
 
@@ -271,10 +270,9 @@ impl<R> Seek for ForwardOnly<R> {
 
 /// An archive named on the command line, walked on a thread of its own.
 pub struct ArchiveSource {
-    rx: Receiver<Batch>,
+    walked: Walked<()>,
     path: String,
     size: u64,
-    sha256: Arc<Mutex<Option<String>>>,
 }
 
 impl ArchiveSource {
@@ -286,36 +284,24 @@ impl ArchiveSource {
         };
         let file = super::files::open_evidence(path).map_err(err)?;
         let size = file.metadata().map_err(err)?.len();
-        let (tx, rx) = sync_channel::<Batch>(4);
-        let sha256 = Arc::new(Mutex::new(None));
-        let (name, out, p) = (shown.clone(), sha256.clone(), path.to_path_buf());
-        std::thread::Builder::new()
-            .name("bccaudit-archive".into())
-            .spawn(move || {
-                let mut emit = |b: Batch| {
-                    let _ = tx.send(b);
-                };
-                walk_reader(&name, Box::new(file), kind, 0, &mut emit);
-                if hash {
-                    let h = crate::fsx::sha256_file(&p);
-                    if let (Ok(h), Ok(mut o)) = (h, out.lock()) {
-                        *o = Some(h);
-                    }
-                }
-            })
-            .map_err(err)?;
+        let name = shown.clone();
+        let walked = Walked::spawn(
+            "bccaudit-archive",
+            hash.then(|| path.to_path_buf()),
+            move |emit| walk_reader(&name, Box::new(file), kind, 0, emit),
+        )
+        .map_err(err)?;
         Ok(ArchiveSource {
-            rx,
+            walked,
             path: shown,
             size,
-            sha256,
         })
     }
 }
 
 impl Source for ArchiveSource {
     fn next_batch(&mut self) -> Option<Batch> {
-        self.rx.recv().ok()
+        self.walked.next_batch()
     }
 
     fn info(&mut self) -> InputInfo {
@@ -323,7 +309,7 @@ impl Source for ArchiveSource {
             path: self.path.clone(),
             kind: InputKind::Archive,
             size: self.size,
-            sha256: self.sha256.lock().ok().and_then(|s| s.clone()),
+            sha256: self.walked.finish().1,
             files: 1,
             detail: None,
             imap: None,

@@ -8,6 +8,7 @@ pub mod imap;
 pub mod mbox;
 pub mod outlook;
 pub mod sniff;
+pub mod walked;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

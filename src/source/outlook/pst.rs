@@ -10,8 +10,7 @@
 
 use std::io::{Read, Seek, SeekFrom};
 use std::rc::Rc;
-use std::sync::mpsc::{sync_channel, Receiver};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use outlook_pst::ltp::prop_context::PropertyValue;
 use outlook_pst::ltp::table_context::TableContext;
@@ -21,6 +20,7 @@ use outlook_pst::ndb::node_id::NodeId;
 use outlook_pst::{AnsiPstFile, PstReader, UnicodePstFile};
 
 use super::mapi::{self, id, ty, Message, Recipient};
+use crate::source::walked::Walked;
 use crate::source::{Batch, InputError, InputInfo, InputKind, Location, Source, Unit};
 use crate::warning::Warning;
 
@@ -472,10 +472,9 @@ impl Walker<'_> {
 
 /// A PST named on the command line (or found in a directory), walked on a thread of its own.
 pub struct PstSource {
-    rx: Receiver<Batch>,
+    walked: Walked<Option<Record>>,
     path: String,
     size: u64,
-    done: Arc<Mutex<(Option<Record>, Option<String>)>>,
 }
 
 impl PstSource {
@@ -500,57 +499,46 @@ impl PstSource {
             .read_to_end(&mut head)
             .map_err(|e| err(e.to_string()))?;
         version(&head).map_err(|e| err(e.to_string()))?;
-        let (tx, rx) = sync_channel::<Batch>(4);
-        let done = Arc::new(Mutex::new((None, None)));
-        let (name, out, p) = (shown.clone(), done.clone(), path.to_path_buf());
-        std::thread::Builder::new()
-            .name("bccaudit-pst".into())
-            .spawn(move || {
-                let mut emit = |b: Batch| {
-                    let _ = tx.send(b);
-                };
-                let rec = match walk(&name, Box::new(file), size, &folders, body_from, &mut emit) {
-                    Ok(r) => Some(r),
-                    Err(e) => {
-                        emit(Batch {
-                            errors: vec![InputError {
-                                location: name.clone(),
-                                message: e.to_string(),
-                            }],
-                            ..Batch::default()
-                        });
-                        None
-                    }
-                };
-                let h = hash.then(|| crate::fsx::sha256_file(&p).ok()).flatten();
-                if let Ok(mut o) = out.lock() {
-                    *o = (rec, h);
+        let name = shown.clone();
+        let hash_of = hash.then(|| path.to_path_buf());
+        let walked = Walked::spawn("bccaudit-pst", hash_of, move |emit| {
+            match walk(&name, Box::new(file), size, &folders, body_from, emit) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    emit(Batch {
+                        errors: vec![InputError {
+                            location: name.clone(),
+                            message: e.to_string(),
+                        }],
+                        ..Batch::default()
+                    });
+                    None
                 }
-            })
-            .map_err(|e| err(e.to_string()))?;
+            }
+        })
+        .map_err(|e| err(e.to_string()))?;
         Ok(PstSource {
-            rx,
+            walked,
             path: shown,
             size,
-            done,
         })
     }
 }
 
 impl Source for PstSource {
     fn next_batch(&mut self) -> Option<Batch> {
-        self.rx.recv().ok()
+        self.walked.next_batch()
     }
 
     fn info(&mut self) -> InputInfo {
-        let (rec, sha256) = self.done.lock().map(|d| d.clone()).unwrap_or((None, None));
+        let (rec, sha256) = self.walked.finish();
         InputInfo {
             path: self.path.clone(),
             kind: InputKind::Pst,
             size: self.size,
             sha256,
             files: 1,
-            detail: rec.and_then(|r| serde_json::to_value(r).ok()),
+            detail: rec.flatten().and_then(|r| serde_json::to_value(r).ok()),
             imap: None,
             errors: Vec::new(),
         }
