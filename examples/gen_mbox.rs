@@ -8,6 +8,8 @@
 //! with `>From ` escapes. `--small`: only 1–3 KB messages (the messages/s benchmark).
 //! `--mass-every K`: every K-th message is a mass send to 20–2,000 recipients (with `--small`,
 //! the scale benchmark: 800,000 messages with 8,000 mass sends exposing ~8 M people).
+//! `--shared-cc N`: N small messages instead (SIZE is ignored), each to 12 random people in To
+//! and one team address in Cc (issue 8's benchmark (a): every mass mail Cc's one mailbox).
 //! Reserved domains only.
 
 use std::io::{BufWriter, Write};
@@ -105,12 +107,18 @@ fn main() {
         .position(|a| a == "--mass-every")
         .and_then(|i| args.get(i + 1))
         .map(|s| s.parse().expect("--mass-every K"));
+    let shared_cc: Option<u64> = args
+        .iter()
+        .position(|a| a == "--shared-cc")
+        .and_then(|i| args.get(i + 1))
+        .map(|s| s.parse().expect("--shared-cc N"));
+    let small = small || shared_cc.is_some();
     let mut r = Rng(seed);
     let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(out).expect("create"));
     let mut written = 0u64;
     let mut n = 0u64;
     let mut body = String::new();
-    while written < size {
+    while shared_cc.map_or(written < size, |k| n < k) {
         n += 1;
         let mut h = String::with_capacity(1024);
         h.push_str(&format!(
@@ -127,7 +135,9 @@ fn main() {
             Some(k) => n.is_multiple_of(k.max(1)),
             None => !small && r.range(0, 99) == 0,
         };
-        let recipients = if mass {
+        let recipients = if shared_cc.is_some() {
+            12
+        } else if mass {
             r.range(20, 2000)
         } else {
             r.range(1, 3)
@@ -142,7 +152,10 @@ fn main() {
         let to: Vec<String> = (0..recipients - in_cc)
             .map(|_| mailbox(&mut r, pool))
             .collect();
-        let cc: Vec<String> = (0..in_cc).map(|_| mailbox(&mut r, pool)).collect();
+        let mut cc: Vec<String> = (0..in_cc).map(|_| mailbox(&mut r, pool)).collect();
+        if shared_cc.is_some() {
+            cc.push("Team <team@police.example>".into());
+        }
         // Long lists are split over several To/Cc fields, each folded.
         for (name, list) in [("To", &to), ("Cc", &cc)] {
             for part in list.chunks(300) {
@@ -163,7 +176,9 @@ fn main() {
             n % 60
         ));
         // Body: log-normal around 6 KB total (header included), or 1–3 KB when --small.
-        let target = if small {
+        let target = if shared_cc.is_some() {
+            h.len() + 100
+        } else if small {
             r.range(1024, 3072) as usize
         } else {
             (6000.0 * (0.9 * r.normal()).exp()).clamp(600.0, 400_000.0) as usize
