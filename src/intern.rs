@@ -124,6 +124,15 @@ impl Strings {
         &self.text[start..end]
     }
 
+    /// Hint that `s` will be interned soon: its place in the index is fetched into the cache
+    /// (millions of distinct addresses make every probe a miss otherwise).
+    #[inline]
+    pub fn prefetch_slot(&self, s: &str) {
+        if !self.slots.is_empty() {
+            crate::cache::prefetch(&self.slots, hash(s) as usize & (self.slots.len() - 1));
+        }
+    }
+
     /// Hint that `id` will be read soon, for walks in an order other than the arena's (by
     /// address, over millions of people): `stage` 0 fetches its place in the offsets, 1 (a few
     /// ids later, once that has arrived) its text. Does nothing but warm the cache.
@@ -133,12 +142,11 @@ impl Strings {
         if id == 0 || id >= self.ends.len() {
             return;
         }
-        let addr = if stage == 0 {
-            self.ends[id..].as_ptr()
+        if stage == 0 {
+            crate::cache::prefetch(&self.ends, id);
         } else {
-            self.text[self.ends[id - 1] as usize..].as_ptr().cast()
-        };
-        prefetch(addr);
+            crate::cache::prefetch(self.text.as_bytes(), self.ends[id - 1] as usize);
+        }
     }
 
     /// Number of distinct strings (the empty one included).
@@ -149,18 +157,6 @@ impl Strings {
     pub fn is_empty(&self) -> bool {
         self.ends.len() <= 1
     }
-}
-
-#[inline]
-fn prefetch<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint: it reads nothing into the program and cannot fault, and
-    // `p` points into a live allocation anyway.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch(p.cast(), std::arch::x86_64::_MM_HINT_T0)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 #[cfg(test)]

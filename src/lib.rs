@@ -13,6 +13,7 @@
 //! decided in [`identity`]; exposed addresses and names are stored once in [`intern`].
 
 pub mod analysis;
+pub(crate) mod cache;
 pub mod detect;
 pub mod evidence;
 pub mod export;

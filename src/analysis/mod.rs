@@ -462,7 +462,12 @@ pub fn analyse(findings: Vec<Finding>, mut strings: Strings, jaccard: f64) -> Re
                 senders.insert(&f.from);
             }
             inc.reply_all += usize::from(m.reply_all);
-            for e in exposed {
+            for (j, e) in exposed.iter().enumerate() {
+                // People are in address order, exposures walked by incident: ask for the
+                // row a few entries ahead so the misses overlap.
+                if let Some(ahead) = exposed.get(j + 8) {
+                    crate::cache::prefetch(&people, local[ahead.addr as usize] as usize);
+                }
                 let r = local[e.addr as usize];
                 audience.insert(e.addr);
                 let row = *rows.entry(r).or_insert_with(|| {

@@ -37,6 +37,20 @@ impl Out<'_> {
         }
     }
 
+    /// A field known to need neither guard nor quotes, given as parts and their separator.
+    fn raw(&mut self, parts: &[&str], sep: &[u8]) {
+        if !self.fresh {
+            self.buf.push(b',');
+        }
+        self.fresh = false;
+        for (i, p) in parts.iter().enumerate() {
+            if i > 0 {
+                self.buf.extend_from_slice(sep);
+            }
+            self.buf.extend_from_slice(p.as_bytes());
+        }
+    }
+
     fn end_record(&mut self) -> std::io::Result<()> {
         self.buf.extend_from_slice(b"\r\n");
         self.fresh = true;
@@ -67,6 +81,18 @@ fn write_csv(
     })
 }
 
+/// Printable ASCII with nothing to quote (no `,` or `"`): what [`guard_cell`] leaves as it is
+/// unless it starts a formula, and [`Out::field`] writes as it is. Most cells (addresses).
+fn plain(s: &[u8]) -> bool {
+    s.iter()
+        .all(|&b| (0x20..0x7f).contains(&b) && b != b',' && b != b'"')
+}
+
+/// Whether [`guard_cell`] would see a formula at the start of a printable ASCII cell.
+fn formula_start(s: &[u8]) -> bool {
+    matches!(s.first(), Some(b'=' | b'+' | b'-' | b'@'))
+}
+
 /// One cell, formatted without allocating where it can be.
 enum Cell<'a> {
     Str(&'a str),
@@ -87,7 +113,17 @@ fn row(w: &mut Out<'_>, cells: &[Cell<'_>]) -> std::io::Result<()> {
             Cell::Date(Some(t)) => w.field(format_date(*t, &mut digits)),
             Cell::Date(None) => w.field(b""),
             Cell::Bool(b) => w.field(if *b { b"true" } else { b"false" }),
+            Cell::Str(s) if plain(s.as_bytes()) && !formula_start(s.as_bytes()) => w.raw(&[s], b""),
             Cell::Str(s) => w.field(guard_cell(s).as_bytes()),
+            Cell::Join(parts, sep)
+                if plain(sep.as_bytes())
+                    && parts.iter().all(|p| plain(p.as_bytes()))
+                    && parts
+                        .first()
+                        .is_none_or(|p| !p.is_empty() && !formula_start(p.as_bytes())) =>
+            {
+                w.raw(parts, sep.as_bytes())
+            }
             Cell::Join(parts, sep) => {
                 joined.clear();
                 for (i, p) in parts.iter().enumerate() {
@@ -436,6 +472,64 @@ fn sensitive(doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn written(cells: &[Cell<'_>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut w = Out {
+            sink: &mut out,
+            buf: Vec::new(),
+            fresh: true,
+        };
+        row(&mut w, cells).unwrap();
+        std::mem::take(&mut w.buf)
+    }
+
+    #[test]
+    fn the_fast_path_writes_what_the_guard_and_quoting_would() {
+        let cells = [
+            "jane@example.org",
+            "",
+            "=1+1",
+            "+1",
+            "-2",
+            "@SUM(A1)",
+            "a,b",
+            "say \"hi\"",
+            "Zoë",
+            "\u{feff}=x",
+            "tab\there",
+            " lead",
+            "x=1",
+            "＝1",
+        ];
+        for c in cells {
+            let mut slow = Vec::new();
+            let mut w = Out {
+                sink: &mut slow,
+                buf: Vec::new(),
+                fresh: true,
+            };
+            w.field(guard_cell(c).as_bytes());
+            w.end_record().unwrap();
+            assert_eq!(written(&[Cell::Str(c)]), w.buf, "{c:?}");
+        }
+        for parts in [
+            &["INC-0001", "INC-0002"][..],
+            &[][..],
+            &[""][..],
+            &["", "INC-1"][..],
+            &["=x", "y"][..],
+            &["a,b", "c"][..],
+            &["a", "-b"][..],
+        ] {
+            let joined = parts.join(" ");
+            assert_eq!(
+                written(&[Cell::Join(parts, " ")]),
+                written(&[Cell::Str(&joined)]),
+                "{parts:?}"
+            );
+        }
+    }
 
     #[test]
     fn rows_are_written_exactly_as_the_csv_crate_writes_them() {

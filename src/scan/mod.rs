@@ -254,22 +254,24 @@ impl Collector {
                 Outcome::Exposing(b) => {
                     let (mut f, raw) = *b;
                     part.stats.saw_date(f.date);
-                    let mut at = 0usize;
-                    f.exposed = raw
-                        .items
-                        .iter()
-                        .map(|&(addr_end, name_end, fields, internal)| {
-                            let (a, n) = (addr_end as usize, name_end as usize);
-                            let e = crate::model::Exposed {
-                                addr: self.strings.intern(&raw.text[at..a]),
-                                name: self.strings.intern(&raw.text[a..n]),
-                                fields,
-                                internal,
-                            };
-                            at = n;
-                            e
-                        })
-                        .collect();
+                    let items = &raw.items;
+                    let start = |j: usize| if j == 0 { 0 } else { items[j - 1].1 as usize };
+                    let mut exposed = Vec::with_capacity(items.len());
+                    for (j, &(addr_end, name_end, fields, internal)) in items.iter().enumerate() {
+                        // Addresses are mostly new: fetch the index slot of one a few ahead.
+                        if let Some(&(ahead, ..)) = items.get(j + 4) {
+                            self.strings
+                                .prefetch_slot(&raw.text[start(j + 4)..ahead as usize]);
+                        }
+                        let (at, a, n) = (start(j), addr_end as usize, name_end as usize);
+                        exposed.push(crate::model::Exposed {
+                            addr: self.strings.intern(&raw.text[at..a]),
+                            name: self.strings.intern(&raw.text[a..n]),
+                            fields,
+                            internal,
+                        });
+                    }
+                    f.exposed = exposed;
                     let k = f.keys;
                     part.findings.push(f);
                     k

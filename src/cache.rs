@@ -1,0 +1,18 @@
+//! Hints to the memory system, for walks over millions of rows in an order other than the
+//! one they are stored in (people by address while exposures go by incident): fetching a row
+//! a few steps ahead overlaps the cache misses instead of waiting on each.
+
+/// Start loading `s[i]` into the cache (nothing if `i` is out of bounds). Only a hint: it
+/// reads nothing into the program.
+#[inline]
+pub fn prefetch<T>(s: &[T], i: usize) {
+    if let Some(x) = s.get(i) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `x` is a live reference; a prefetch cannot fault or change memory.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch((x as *const T).cast(), std::arch::x86_64::_MM_HINT_T0)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = x;
+    }
+}
