@@ -6,6 +6,7 @@
 //! yield nobody. Encoded words are atoms while splitting (so `=?UTF-8?Q?Smith=2C_Jane?=` is one
 //! name) and are decoded afterwards, only when a name is wanted ([`decode_phrase`]).
 
+use crate::warning::WarningKind;
 use std::ops::Range;
 
 /// One recipient as found in a header: normalised address and the raw bytes of its display name
@@ -35,14 +36,15 @@ pub enum Problem {
 }
 
 impl Problem {
-    pub fn as_str(self) -> &'static str {
+    /// The warning it is reported as.
+    pub fn kind(self) -> WarningKind {
         match self {
-            Problem::NoAddress => "address-entry-without-address",
-            Problem::InvalidAddress => "invalid-address",
-            Problem::UnclosedAngle => "unclosed-angle-bracket",
-            Problem::BareAddressInPhrase => "bare-address-in-display-name",
-            Problem::Unbalanced => "unbalanced-quote-or-comment",
-            Problem::JoinedAcrossFold => "address-joined-across-fold",
+            Problem::NoAddress => WarningKind::NoAddress,
+            Problem::InvalidAddress => WarningKind::InvalidAddress,
+            Problem::UnclosedAngle => WarningKind::UnclosedAngle,
+            Problem::BareAddressInPhrase => WarningKind::BareAddressInPhrase,
+            Problem::Unbalanced => WarningKind::Unbalanced,
+            Problem::JoinedAcrossFold => WarningKind::JoinedAcrossFold,
         }
     }
     /// Salvaged problems still produced an address.

@@ -3,6 +3,7 @@
 
 use super::address::parse_address_list;
 use super::header::{scan_fields, unfold, Field};
+use crate::warning::WarningKind;
 
 /// A recipient or sender: normalised address and the raw display name bytes.
 #[derive(Debug, Clone)]
@@ -28,7 +29,7 @@ pub struct Envelope<'a> {
     /// In-Reply-To then References ids.
     pub parents: Vec<String>,
     /// Problems found: (kind, byte offset inside the header block).
-    pub problems: Vec<(&'static str, usize)>,
+    pub problems: Vec<(WarningKind, usize)>,
 }
 
 /// Parse the fields bccaudit needs out of a header block.
@@ -37,7 +38,7 @@ pub fn envelope(block: &[u8]) -> Envelope<'_> {
     let mut env = Envelope::default();
     // One warning per message, located at the first damaged line.
     if let Some(at) = scan.first_malformed {
-        env.problems.push(("malformed-header-line", at));
+        env.problems.push((WarningKind::MalformedHeaderLine, at));
     }
     for f in &scan.fields {
         let list = match f.field {
@@ -51,7 +52,7 @@ pub fn envelope(block: &[u8]) -> Envelope<'_> {
         if let Some(list) = list {
             let parsed = parse_address_list(f.value);
             for b in &parsed.broken {
-                env.problems.push((b.problem.as_str(), f.offset));
+                env.problems.push((b.problem.kind(), f.offset));
             }
             for m in parsed.mailboxes {
                 list.push(Addr {

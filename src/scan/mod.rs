@@ -15,7 +15,7 @@ use crate::parse::{address::decode_phrase, date, header, message, text};
 use crate::run::Observer;
 use crate::source::files::{read_message_file, FileContent};
 use crate::source::{hex, mbox, InputError, InputInfo, InputKind, Location, Source, Unit};
-use crate::warning::Warning;
+use crate::warning::{Warning, WarningKind};
 
 mod outlook;
 
@@ -234,7 +234,7 @@ impl Collector {
                 .or_default() += 1;
         }
         for w in r.warnings {
-            if w.kind == "undated-message" {
+            if w.kind == WarningKind::UndatedMessage {
                 part.stats.undated += 1;
             }
             part.warnings.add(w);
@@ -380,7 +380,7 @@ fn process_file(path: &Path, opts: &ScanOptions, r: &mut UnitResult) {
         FileContent::NotMessage(kind) => {
             r.not_message = Some(kind.label());
             r.warnings.push(Warning::new(
-                "file-not-mail-skipped",
+                WarningKind::FileNotMailSkipped,
                 format!("{shown} ({})", kind.label()),
             ));
         }
@@ -408,7 +408,7 @@ fn process_file(path: &Path, opts: &ScanOptions, r: &mut UnitResult) {
                 match read_prefix(path, crate::sensitive::MAX_BODY) {
                     Ok(bytes) => f.0.sensitive = m.scan_message(&f.0.subject, &bytes),
                     Err(e) => r.warnings.push(Warning::new(
-                        "sensitive-context-not-read",
+                        WarningKind::SensitiveContextNotRead,
                         format!("{shown}: {e}"),
                     )),
                 }
@@ -456,7 +456,7 @@ fn process_message(raw: Raw<'_>, opts: &ScanOptions, r: &mut UnitResult) {
     let loc = || raw.location.to_string();
     if !raw.terminated {
         r.warnings
-            .push(Warning::new("header-block-not-terminated", loc()));
+            .push(Warning::new(WarningKind::HeaderBlockNotTerminated, loc()));
     }
     // A UTF-8 BOM before the first field (a message file, or an mbox message) is not part of
     // its name: without this the first header (often `To:`) would be lost.
@@ -466,8 +466,10 @@ fn process_message(raw: Raw<'_>, opts: &ScanOptions, r: &mut UnitResult) {
             .unwrap_or(raw.header),
     );
     for (kind, off) in &env.problems {
-        r.warnings
-            .push(Warning::new(kind, format!("{} (header byte {off})", loc())));
+        r.warnings.push(Warning::new(
+            *kind,
+            format!("{} (header byte {off})", loc()),
+        ));
     }
     let date = env
         .date_raw
@@ -543,7 +545,8 @@ pub(super) fn classify_message(
         subject,
     } = meta;
     if date.is_none() {
-        r.warnings.push(Warning::new("undated-message", loc()));
+        r.warnings
+            .push(Warning::new(WarningKind::UndatedMessage, loc()));
     }
     let sender_addrs: Vec<&str> = env
         .from
@@ -556,7 +559,8 @@ pub(super) fn classify_message(
         return;
     }
     if env.to.is_empty() && env.cc.is_empty() && env.from.is_empty() && env.message_id.is_none() {
-        r.warnings.push(Warning::new("no-usable-headers", loc()));
+        r.warnings
+            .push(Warning::new(WarningKind::NoUsableHeaders, loc()));
     }
     let c = classify(env, &opts.policy);
     let keys = crate::identity::keys(crate::identity::Parts {
@@ -581,7 +585,7 @@ pub(super) fn classify_message(
     {
         // Streamed past without being held whole: its SHA-256 is known, its bytes are not kept.
         r.warnings
-            .push(Warning::new("evidence-not-saved-message-too-large", loc()));
+            .push(Warning::new(WarningKind::EvidenceTooLarge, loc()));
     }
     if let (Some(dir), Some(w), Some(sha)) = (&opts.evidence_dir, raw.whole, &sha256) {
         if let Err(e) = crate::export::write_evidence(dir, sha, w) {

@@ -10,7 +10,7 @@ use super::{absorb, classify_message, Meta, Outcome, Raw, ScanOptions, UnitResul
 use crate::parse::message;
 use crate::source::outlook::{self, pst};
 use crate::source::{hex, InputError, Location};
-use crate::warning::Warning;
+use crate::warning::{Warning, WarningKind};
 
 /// An Outlook `.msg` (a file in a tree, or an archive member) shown as `shown`.
 pub(super) fn msg(
@@ -31,15 +31,15 @@ pub(super) fn msg(
             let class = m.class.unwrap_or_default();
             r.not_message = Some(outlook::class_label(&class));
             r.warnings.push(Warning::new(
-                "outlook-item-not-mail",
+                WarningKind::OutlookItemNotMail,
                 format!("{shown} ({class})"),
             ));
         }
         Err(e) => {
             r.not_message = Some(crate::source::sniff::FileKind::Cfb.label());
             let kind = match e {
-                outlook::msg::MsgError::NoProperties => "file-not-mail-skipped",
-                outlook::msg::MsgError::Cfb(_) => "outlook-msg-unreadable",
+                outlook::msg::MsgError::NoProperties => WarningKind::FileNotMailSkipped,
+                outlook::msg::MsgError::Cfb(_) => WarningKind::OutlookMsgUnreadable,
             };
             r.warnings
                 .push(Warning::new(kind, format!("{shown} ({e})")));
@@ -64,7 +64,7 @@ pub(super) fn pst_item(item: pst::PstItem, opts: &ScanOptions, r: &mut UnitResul
         let class = message.class.unwrap_or_default();
         r.not_message = Some(outlook::class_label(&class));
         r.warnings.push(Warning::new(
-            "outlook-item-not-mail",
+            WarningKind::OutlookItemNotMail,
             format!("{shown} ({class})"),
         ));
     }
@@ -110,7 +110,7 @@ fn structured(
     r: &mut UnitResult,
 ) {
     for w in &s.warnings {
-        r.warnings.push(Warning::new(w, location.to_string()));
+        r.warnings.push(Warning::new(*w, location.to_string()));
     }
     fn parties(ps: &[crate::source::Party]) -> Vec<message::Addr<'_>> {
         ps.iter()

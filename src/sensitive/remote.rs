@@ -8,7 +8,7 @@ use super::{Matcher, MAX_BODY};
 use crate::model::InputResult;
 use crate::source::imap::{fetch_full, ImapOptions, ImapUrl};
 use crate::source::Location;
-use crate::warning::Warning;
+use crate::warning::{Warning, WarningKind};
 
 /// Fill in the sensitive-context hits of every IMAP finding of `parts` (inputs in order; the
 /// IMAP ones match `accounts`, in order). What cannot be fetched is a warning per message.
@@ -52,7 +52,7 @@ pub fn read_imap_texts(
             Ok(b) => b,
             Err(e) => {
                 part.warnings.add(Warning::new(
-                    "sensitive-context-not-read",
+                    WarningKind::SensitiveContextNotRead,
                     format!("{}: {e}", url.server()),
                 ));
                 continue;
@@ -65,7 +65,7 @@ pub fn read_imap_texts(
             match bodies.get(&(folder, uid)) {
                 Some(raw) => f.sensitive = matcher.scan_message(&f.subject, raw),
                 None => part.warnings.add(Warning::new(
-                    "sensitive-context-not-read",
+                    WarningKind::SensitiveContextNotRead,
                     f.location.to_string(),
                 )),
             }

@@ -10,7 +10,7 @@ use std::io::{Read, Seek};
 use super::sniff::{self, FileKind};
 use super::walked::Walked;
 use super::{mbox, Batch, InputError, InputInfo, InputKind, Source, Unit};
-use crate::warning::Warning;
+use crate::warning::{Warning, WarningKind};
 
 /// The largest member read into memory (an mbox inside a `.gz` is streamed instead).
 pub const MAX_MEMBER: u64 = 512 << 20;
@@ -35,7 +35,7 @@ pub fn is_archive(kind: FileKind) -> bool {
 /// Where the walk sends what it finds.
 type Emit<'a> = &'a mut dyn FnMut(Batch);
 
-fn warn(emit: Emit<'_>, kind: &'static str, location: String) {
+fn warn(emit: Emit<'_>, kind: WarningKind, location: String) {
     emit(Batch {
         warnings: vec![Warning::new(kind, location)],
         ..Batch::default()
@@ -89,13 +89,13 @@ fn member(name: String, bytes: Vec<u8>, depth: usize, emit: Emit<'_>) {
         ),
         k if is_archive(k) => warn(
             emit,
-            "archive-nested-too-deep",
+            WarningKind::ArchiveNestedTooDeep,
             format!("{name} ({})", k.label()),
         ),
         FileKind::Empty if name.ends_with('/') => {}
         k => warn(
             emit,
-            "file-not-mail-skipped",
+            WarningKind::FileNotMailSkipped,
             format!("{name} ({})", k.label()),
         ),
     }
@@ -125,7 +125,7 @@ pub fn walk_reader(name: &str, r: Box<dyn ReadSeek>, kind: FileKind, depth: usiz
                     Err(e) => {
                         warn(
                             emit,
-                            "archive-member-unreadable",
+                            WarningKind::ArchiveMemberUnreadable,
                             format!("{name}!/#{i}: {e}"),
                         );
                         continue;
@@ -144,15 +144,19 @@ pub fn walk_reader(name: &str, r: Box<dyn ReadSeek>, kind: FileKind, depth: usiz
                 if size > MAX_MEMBER || (size > RATIO_FLOOR && size / packed > MAX_RATIO) {
                     warn(
                         emit,
-                        "archive-member-refused",
+                        WarningKind::ArchiveMemberRefused,
                         format!("{inner} ({size} bytes expanded from {packed})"),
                     );
                     continue;
                 }
                 match read_bounded(&mut f) {
                     Ok(Some(bytes)) => member(inner, bytes, depth, emit),
-                    Ok(None) => warn(emit, "archive-member-refused", inner),
-                    Err(e) => warn(emit, "archive-member-unreadable", format!("{inner}: {e}")),
+                    Ok(None) => warn(emit, WarningKind::ArchiveMemberRefused, inner),
+                    Err(e) => warn(
+                        emit,
+                        WarningKind::ArchiveMemberUnreadable,
+                        format!("{inner}: {e}"),
+                    ),
                 }
             }
         }
@@ -193,7 +197,7 @@ pub fn walk_reader(name: &str, r: Box<dyn ReadSeek>, kind: FileKind, depth: usiz
                     let mut whole = whole;
                     match read_bounded(&mut whole) {
                         Ok(Some(bytes)) => member(inner, bytes, depth, emit),
-                        Ok(None) => warn(emit, "archive-member-refused", inner),
+                        Ok(None) => warn(emit, WarningKind::ArchiveMemberRefused, inner),
                         Err(e) => emit(Batch {
                             errors: vec![err(&e)],
                             ..Batch::default()
@@ -211,7 +215,11 @@ fn walk_tar(name: &str, r: Box<dyn ReadSeek>, depth: usize, emit: Emit<'_>) {
     let entries = match tar.entries() {
         Ok(e) => e,
         Err(e) => {
-            warn(emit, "archive-member-unreadable", format!("{name}: {e}"));
+            warn(
+                emit,
+                WarningKind::ArchiveMemberUnreadable,
+                format!("{name}: {e}"),
+            );
             return;
         }
     };
@@ -220,7 +228,11 @@ fn walk_tar(name: &str, r: Box<dyn ReadSeek>, depth: usize, emit: Emit<'_>) {
             Ok(e) => e,
             Err(err) => {
                 // A damaged tar cannot be resynchronised: what was read stands.
-                warn(emit, "archive-member-unreadable", format!("{name}: {err}"));
+                warn(
+                    emit,
+                    WarningKind::ArchiveMemberUnreadable,
+                    format!("{name}: {err}"),
+                );
                 return;
             }
         };
@@ -236,15 +248,19 @@ fn walk_tar(name: &str, r: Box<dyn ReadSeek>, depth: usize, emit: Emit<'_>) {
         if e.size() > MAX_MEMBER {
             warn(
                 emit,
-                "archive-member-refused",
+                WarningKind::ArchiveMemberRefused,
                 format!("{inner} ({} bytes)", e.size()),
             );
             continue;
         }
         match read_bounded(&mut e) {
             Ok(Some(bytes)) => member(inner, bytes, depth, emit),
-            Ok(None) => warn(emit, "archive-member-refused", inner),
-            Err(err) => warn(emit, "archive-member-unreadable", format!("{inner}: {err}")),
+            Ok(None) => warn(emit, WarningKind::ArchiveMemberRefused, inner),
+            Err(err) => warn(
+                emit,
+                WarningKind::ArchiveMemberUnreadable,
+                format!("{inner}: {err}"),
+            ),
         }
     }
 }

@@ -15,7 +15,7 @@ use super::mbox::MboxSource;
 use super::sniff::{self, FileKind};
 use super::{path_text, Batch, InputError, InputInfo, Source, Unit};
 use crate::parse::header;
-use crate::warning::Warning;
+use crate::warning::{Warning, WarningKind};
 
 /// Files at least this large are sniffed by the walker; mboxes among them are streamed
 /// instead of being read whole by a worker.
@@ -102,11 +102,12 @@ impl TreeSource {
         for (name, t) in entries.into_iter().rev() {
             let path = dir.join(&name);
             match t {
-                EntryType::Symlink => batch
-                    .warnings
-                    .push(Warning::new("symlink-not-followed", path_text(&path))),
+                EntryType::Symlink => batch.warnings.push(Warning::new(
+                    WarningKind::SymlinkNotFollowed,
+                    path_text(&path),
+                )),
                 EntryType::Special(what) => batch.warnings.push(Warning::new(
-                    "not-a-regular-file",
+                    WarningKind::NotARegularFile,
                     format!("{} ({what})", path_text(&path)),
                 )),
                 EntryType::Dir => {

@@ -130,7 +130,7 @@ pub struct Structured {
     pub message_id: Option<String>,
     pub parents: Vec<String>,
     /// Warning kinds of the conversion (located by the pipeline).
-    pub warnings: Vec<&'static str>,
+    pub warnings: Vec<crate::warning::WarningKind>,
     /// The message rebuilt as MIME (its text and attachment names, for the sensitive-context
     /// search and `--evidence`).
     pub mime: Vec<u8>,

@@ -1,6 +1,7 @@
 //! The IMAP source: ordered parallel UID batches over several connections, with retries.
 
 use super::*;
+use crate::warning::WarningKind;
 
 struct WorkItem {
     folder: usize,
@@ -87,7 +88,7 @@ impl ImapSource {
             let mailbox_url: Arc<str> = url.mailbox_url(&f.name).into();
             if changed {
                 warnings.push(Warning::new(
-                    "imap-uidvalidity-changed-folder-rescanned",
+                    WarningKind::ImapUidvalidityChanged,
                     mailbox_url.to_string(),
                 ));
             }
@@ -316,7 +317,7 @@ fn fetch_batch(
             Some(h) => out.push(h),
             // Expunged by someone else between SEARCH and FETCH.
             None => warnings.push(Warning::new(
-                "imap-message-vanished",
+                WarningKind::ImapMessageVanished,
                 format!("{mailbox_url};UIDVALIDITY={uidvalidity}/;UID={uid}"),
             )),
         }

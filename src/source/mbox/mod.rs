@@ -19,7 +19,7 @@ pub use split::*;
 
 use super::{Batch, ChunkData, InputError, InputInfo, Source, Unit};
 use crate::parse::header;
-use crate::warning::Warning;
+use crate::warning::{Warning, WarningKind};
 
 /// Window buffers handed back by finished batches, so a long scan does not fault in fresh
 /// pages for every window.
@@ -290,13 +290,13 @@ impl MboxSource {
     fn batch_from(&mut self, chunk: ChunkData, split: Split, mut batch: Batch, base: u64) -> Batch {
         for off in &split.length_disagrees {
             batch.warnings.push(Warning::new(
-                "content-length-disagrees",
+                WarningKind::ContentLengthDisagrees,
                 format!("{}#{}", self.name, base + *off as u64),
             ));
         }
         if let Some((off, len)) = split.junk {
             batch.warnings.push(Warning::new(
-                "mbox-junk-before-first-message",
+                WarningKind::MboxJunkBeforeFirstMessage,
                 format!("{}#{} ({} bytes)", self.name, base + off as u64, len),
             ));
         }
@@ -327,7 +327,7 @@ impl MboxSource {
                 .filter(|&i| i > 0)
                 .unwrap_or(data.len());
             batch.warnings.push(Warning::new(
-                "mbox-junk-before-first-message",
+                WarningKind::MboxJunkBeforeFirstMessage,
                 format!("{}#{} ({cut} bytes)", self.name, self.pos),
             ));
             batch.bytes += cut as u64;
@@ -348,7 +348,7 @@ impl MboxSource {
             size: header_start as u64,
         };
         batch.warnings.push(Warning::new(
-            "oversize-message-streamed",
+            WarningKind::OversizeMessageStreamed,
             format!(
                 "{}#{} (over {} bytes)",
                 self.name, self.pos, self.max_window
@@ -608,7 +608,7 @@ mod tests {
         assert_eq!(h.location.to_string(), format!("-#{big_at}"));
         assert!(warnings
             .iter()
-            .any(|w| w.kind == "oversize-message-streamed"));
+            .any(|w| w.kind == WarningKind::OversizeMessageStreamed));
         // The whole-stream hash still covers every byte.
         assert_eq!(
             s.info().sha256,
@@ -628,7 +628,7 @@ mod tests {
         assert_eq!(units.len(), 1);
         assert!(warnings
             .iter()
-            .all(|w| w.kind == "mbox-junk-before-first-message"));
+            .all(|w| w.kind == WarningKind::MboxJunkBeforeFirstMessage));
         assert!(s.data.bytes.capacity() <= 4 << 20);
     }
 

@@ -7,6 +7,7 @@ pub mod msg;
 pub mod pst;
 
 use super::{Party, Structured};
+use crate::warning::WarningKind;
 use mapi::{AddressKind, Message};
 
 /// What an Outlook item that is not mail is, for the skipped-file counts (by message class).
@@ -63,15 +64,15 @@ pub fn structured(m: &Message, reconstructed_from: &str) -> Structured {
             _ => continue,
         };
         let Some((addr, kind)) = r.address() else {
-            s.warnings.push("recipient-without-address");
+            s.warnings.push(WarningKind::RecipientWithoutAddress);
             continue;
         };
         if kind == AddressKind::ExchangeDn {
-            s.warnings.push("exchange-address-without-smtp");
+            s.warnings.push(WarningKind::ExchangeAddressWithoutSmtp);
         }
         if r.is_list() && r.kind != 3 {
             // One visible address; its members were not shown to each other.
-            s.warnings.push("distribution-list-recipient");
+            s.warnings.push(WarningKind::DistributionListRecipient);
         }
         list.push(Party {
             addr: addr.to_lowercase(),
@@ -113,10 +114,10 @@ fn names_only(m: &Message, s: &mut Structured) {
         }
     }
     if any {
-        s.warnings.push("names-only");
+        s.warnings.push(WarningKind::NamesOnly);
     } else {
         // Neither a recipient table nor names: nothing can be judged; say so.
-        s.warnings.push("no-recipient-table");
+        s.warnings.push(WarningKind::NoRecipientTable);
     }
 }
 

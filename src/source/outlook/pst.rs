@@ -22,7 +22,7 @@ use outlook_pst::{AnsiPstFile, PstReader, UnicodePstFile};
 use super::mapi::{self, id, ty, Message, Recipient};
 use crate::source::walked::Walked;
 use crate::source::{Batch, InputError, InputInfo, InputKind, Location, Source, Unit};
-use crate::warning::Warning;
+use crate::warning::{Warning, WarningKind};
 
 /// The root folder's node id (NID_ROOT_FOLDER).
 const ROOT_FOLDER: u32 = 0x122;
@@ -332,7 +332,7 @@ struct Walker<'a> {
 }
 
 impl Walker<'_> {
-    fn warn(&mut self, kind: &'static str, location: String) {
+    fn warn(&mut self, kind: WarningKind, location: String) {
         self.batch.warnings.push(Warning::new(kind, location));
     }
 
@@ -380,13 +380,13 @@ impl Walker<'_> {
             Ok(Ok(f)) => f,
             Ok(Err(e)) => {
                 return self.warn(
-                    "pst-folder-unreadable",
+                    WarningKind::PstFolderUnreadable,
                     format!("{here};nid=0x{:08X} ({e})", u32::from(nid)),
                 )
             }
             Err(_) => {
                 return self.warn(
-                    "pst-folder-unreadable",
+                    WarningKind::PstFolderUnreadable,
                     format!("{here};nid=0x{:08X}", u32::from(nid)),
                 )
             }
@@ -402,7 +402,7 @@ impl Walker<'_> {
             self.messages(folder.contents_table().cloned(), &folder_path);
         }
         if depth >= MAX_DEPTH {
-            return self.warn("pst-folder-too-deep", here);
+            return self.warn(WarningKind::PstFolderTooDeep, here);
         }
         let children: Vec<u32> = folder
             .hierarchy_table()
@@ -458,8 +458,11 @@ impl Walker<'_> {
                         self.flush();
                     }
                 }
-                Ok(Err(e)) => self.warn("pst-message-unreadable", format!("{location} ({e})")),
-                Err(_) => self.warn("pst-message-unreadable", location.to_string()),
+                Ok(Err(e)) => self.warn(
+                    WarningKind::PstMessageUnreadable,
+                    format!("{location} ({e})"),
+                ),
+                Err(_) => self.warn(WarningKind::PstMessageUnreadable, location.to_string()),
             }
         }
         self.rec.messages += read;
