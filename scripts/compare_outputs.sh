@@ -33,7 +33,7 @@ strip() { # summary.json without what legitimately differs between runs
 cols() { # a CSV without the columns newer builds add, byte for byte otherwise
   python3 -c '
 import csv,sys
-drop={"custodians","new"}
+drop={"custodians","new","list"}
 r=csv.reader(open(sys.argv[1],newline=""))
 w=csv.writer(sys.stdout,lineterminator="\r\n")
 h=next(r,None)
@@ -55,7 +55,7 @@ for i in "${inputs[@]}"; do
   same=1
   cmp -s "$work/old-$name.rc" "$work/new-$name.rc" || { same=0; echo "$name: exit $(cat "$work/old-$name.rc") -> $(cat "$work/new-$name.rc")"; }
   for f in incidents.csv messages.csv affected.csv exposures.csv; do
-    # Columns added later (custodians) are dropped from both sides before comparing.
+    # Columns added later (custodians, new, list) are dropped from both sides before comparing.
     if ! cmp -s <(cols "$work/old-$name/$f") <(cols "$work/new-$name/$f"); then
       same=0; echo "$name: $f differs"; diff <(cols "$work/old-$name/$f" | head -c 200000) <(cols "$work/new-$name/$f" | head -c 200000) | head -10
     fi
