@@ -6,7 +6,8 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::{absorb, classify_message, Meta, Outcome, Raw, ScanOptions, UnitResult};
+use super::worker::{absorb, classify_message, Meta, Raw};
+use super::{Outcome, ScanOptions, UnitResult};
 use crate::parse::message;
 use crate::source::outlook::{self, pst};
 use crate::source::{hex, InputError, Location};
