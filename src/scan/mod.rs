@@ -2,7 +2,7 @@
 //! on the rayon pool, and results are folded back *in source order* on the calling thread, so the
 //! outcome never depends on the number of threads. What a worker does with one unit is in
 //! `worker.rs`, with Outlook items in `outlook.rs`; the fold (copies counted, exposed people
-//! interned) is [`Collector`] here.
+//! interned) is `Collector` here.
 
 use std::path::PathBuf;
 use std::sync::mpsc::sync_channel;

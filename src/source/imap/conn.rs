@@ -145,7 +145,7 @@ impl Write for Stream {
 }
 
 /// The connection, shared between the `imap` crate's session (login, LIST, EXAMINE, SEARCH) and
-/// bccaudit's own reader for bulk `UID FETCH` responses ([`fetch_headers`]). Only one of them
+/// bccaudit's own reader for bulk `UID FETCH` responses ([`Conn::fetch_headers`]). Only one of them
 /// uses it at a time, always between complete command/response exchanges.
 #[derive(Debug, Clone)]
 pub struct SharedStream(Arc<Mutex<Stream>>);

@@ -105,7 +105,7 @@ fn hash_file(path: &Path) -> std::io::Result<[u8; 32]> {
 const REFILL_BELOW: usize = 1 << 20;
 
 /// A window never grows past this while looking for the end of one message: a larger message
-/// is streamed through its hash ([`Big`]), and junk before the first message is dropped.
+/// is streamed through its hash (`Big`), and junk before the first message is dropped.
 pub const MAX_WINDOW: usize = 64 << 20;
 
 /// A message larger than [`MAX_WINDOW`], being streamed: its header is kept (bounded), the rest
