@@ -101,8 +101,18 @@ pub(super) fn aggregate(
         person_names: Vec::new(),
         row_names: Vec::new(),
     };
+    // The findings' exposed lists are freed incident by incident as their rows are built:
+    // handed back to the system every few million entries, so the rows' growth reuses them
+    // instead of adding to the peak.
+    let mut freed_since = 0usize;
     for (k, inc) in incidents.iter_mut().enumerate() {
+        let before = t.exposures.len();
         tally_incident(k, inc, msgs, &mut t);
+        freed_since += t.exposures.len() - before;
+        if freed_since >= 2_000_000 {
+            release_freed_memory();
+            freed_since = 0;
+        }
     }
     let Tally {
         people,
