@@ -141,6 +141,9 @@ pub struct MboxSource {
     /// Offset in the input of the first byte of `buf`.
     pos: u64,
     first: bool,
+    /// The window's first message has no separator before this offset (see
+    /// [`Split::unfinished`]).
+    resume: usize,
     done: bool,
     hasher: Sha256,
     size: u64,
@@ -222,6 +225,7 @@ impl MboxSource {
             pool: BufferPool::default(),
             pos: 0,
             first: true,
+            resume: 0,
             done: false,
             hasher: Sha256::new(),
             size: 0,
@@ -359,6 +363,7 @@ impl MboxSource {
         // The header is hashed with the rest of the message by the next step.
         self.big = Some(big);
         self.first = false;
+        self.resume = 0;
     }
 
     /// Stream an oversize message on to its end: true when it ended (its unit is in `batch`).
@@ -467,13 +472,21 @@ impl Source for MboxSource {
                 let any = !batch.errors.is_empty() || !batch.warnings.is_empty() || batch.bytes > 0;
                 return any.then_some(batch);
             }
-            let sp = split(
+            let sp = split_from(
                 self.window(),
                 self.first,
                 self.eof,
                 BATCH_BYTES,
                 BATCH_MESSAGES,
+                self.resume,
             );
+            // The unfinished message will start the next window: its search goes on from
+            // where this one ended.
+            self.resume = if sp.unfinished {
+                resume_point(self.window()).saturating_sub(sp.consumed)
+            } else {
+                0
+            };
             if sp.consumed == 0 && !self.eof {
                 // No whole message in the window: read more, up to the largest window.
                 if len < self.max_window {

@@ -27,6 +27,20 @@ pub struct Split {
     /// Offsets of messages whose `Content-Length` was not trusted because the bytes it would
     /// skip hold another whole message.
     pub length_disagrees: Vec<usize>,
+    /// The message at `consumed` was searched to the end of the window for its end, in vain:
+    /// given more bytes, that search may resume at [`resume_point`] (less `consumed`).
+    pub unfinished: bool,
+}
+
+/// Where the search for an unfinished message's end may resume once more bytes follow `data`:
+/// a candidate separator is judged by its own line and the start of the next, so candidates on
+/// the last two lines (one of them cut by the end of `data`) are judged again.
+pub fn resume_point(data: &[u8]) -> usize {
+    let last = memchr::memrchr(b'\n', data).map_or(0, |i| i + 1);
+    if last == 0 {
+        return 0;
+    }
+    memchr::memrchr(b'\n', &data[..last - 1]).map_or(0, |i| i + 1)
 }
 
 /// Split the messages at the start of `data`.
@@ -35,6 +49,20 @@ pub struct Split {
 /// `at_eof` false, the last message is only returned when its end is known (a following
 /// separator was seen); the caller supplies more bytes otherwise.
 pub fn split(data: &[u8], first: bool, at_eof: bool, max_bytes: usize, max_msgs: usize) -> Split {
+    split_from(data, first, at_eof, max_bytes, max_msgs, 0)
+}
+
+/// [`split`], knowing that the message at the start of `data` has no separator before
+/// `resume` (an earlier call searched those bytes: see [`Split::unfinished`]). Without it, a
+/// 10 MB message read 8 MB at a time was searched again from its start at every read.
+pub fn split_from(
+    data: &[u8],
+    first: bool,
+    at_eof: bool,
+    max_bytes: usize,
+    max_msgs: usize,
+    resume: usize,
+) -> Split {
     let mut out = Split::default();
     let mut pos = 0;
     if first {
@@ -66,7 +94,12 @@ pub fn split(data: &[u8], first: bool, at_eof: bool, max_bytes: usize, max_msgs:
         } else {
             start
         };
-        let next = next_separator(data, header_start);
+        let from = if start == 0 {
+            header_start.max(resume)
+        } else {
+            header_start
+        };
+        let next = next_separator(data, from);
         let end = match (next, at_eof) {
             (Some(n), _) => match content_length_end(data, header_start, n, at_eof) {
                 Declared::End(e) => e,
@@ -85,7 +118,10 @@ pub fn split(data: &[u8], first: bool, at_eof: bool, max_bytes: usize, max_msgs:
                 }
                 _ => data.len(),
             },
-            (None, false) => break,
+            (None, false) => {
+                out.unfinished = true;
+                break;
+            }
         };
         out.spans.push(Span {
             start,
@@ -255,6 +291,73 @@ mod tests {
     use super::*;
 
     use super::messages_of as msgs;
+
+    /// Split `data` as the source does, `step` bytes arriving at a time, resuming searches:
+    /// (start, header_start, end) of every message, absolute.
+    fn incremental(data: &[u8], step: usize) -> Vec<(usize, usize, usize)> {
+        let (mut base, mut end, mut resume, mut first) = (0, 0, 0, true);
+        let mut out = Vec::new();
+        while base < data.len() {
+            end = (end + step).min(data.len());
+            let eof = end == data.len();
+            let window = &data[base..end];
+            let sp = split_from(window, first, eof, usize::MAX, usize::MAX, resume);
+            resume = if sp.unfinished {
+                resume_point(window).saturating_sub(sp.consumed)
+            } else {
+                0
+            };
+            if sp.consumed > 0 {
+                first = false;
+            }
+            out.extend(
+                sp.spans
+                    .iter()
+                    .map(|s| (base + s.start, base + s.header_start, base + s.end)),
+            );
+            base += sp.consumed;
+            if eof && sp.consumed == 0 {
+                break;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_resumed_search_finds_what_a_whole_search_finds() {
+        let mut m = Vec::new();
+        for i in 0..40 {
+            let nl: &[u8] = if i % 3 == 0 { b"\r\n" } else { b"\n" };
+            let line = |m: &mut Vec<u8>, t: &str| {
+                m.extend_from_slice(t.as_bytes());
+                m.extend_from_slice(nl);
+            };
+            line(&mut m, &format!("From s{i}@x Mon Jan  1 00:00:00 2024"));
+            line(&mut m, &format!("To: r{i}@example.org"));
+            if i % 5 == 0 {
+                line(&mut m, "Content-Length: 12");
+            }
+            line(&mut m, "");
+            line(&mut m, "From here on a body line, not a separator");
+            line(&mut m, ">From quoted");
+            line(&mut m, &"x".repeat(i * 37));
+            if i % 7 == 0 {
+                // A From line followed by something that only looks like a header once whole.
+                line(&mut m, "From nobody");
+                line(&mut m, "Subject: this is body text");
+            }
+            line(&mut m, "");
+        }
+        let whole: Vec<(usize, usize, usize)> = split(&m, true, true, usize::MAX, usize::MAX)
+            .spans
+            .iter()
+            .map(|s| (s.start, s.header_start, s.end))
+            .collect();
+        assert!(whole.len() >= 40, "{}", whole.len());
+        for step in (1..80).chain([97, 500, 4096]) {
+            assert_eq!(incremental(&m, step), whole, "step {step}");
+        }
+    }
 
     #[test]
     fn splits_mboxo_and_keeps_from_in_body() {
