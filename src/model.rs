@@ -91,8 +91,8 @@ pub struct Finding {
     pub to: usize,
     pub cc: usize,
     pub bcc: usize,
-    /// Ids into the scan's [`Strings`]; written out as strings in a partial result
-    /// ([`FindingRecord`]).
+    /// Ids into the scan's [`Strings`], each address once (in order of first appearance);
+    /// written out as strings in a partial result ([`FindingRecord`]).
     #[serde(skip)]
     pub exposed: Vec<Exposed>,
     pub external: usize,
@@ -121,9 +121,21 @@ impl FindingRecord {
         }
     }
 
+    /// Back to ids. An address listed twice (a partial edited by hand) is kept once, its
+    /// fields joined, as the scan would have made it.
     pub fn into_finding(self, s: &mut Strings) -> Finding {
         let mut f = self.finding;
-        f.exposed = self.exposed.iter().map(|e| e.intern(s)).collect();
+        let mut at: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+        for e in &self.exposed {
+            let e = e.intern(s);
+            match at.get(&e.addr) {
+                Some(&i) => f.exposed[i].fields |= e.fields,
+                None => {
+                    at.insert(e.addr, f.exposed.len());
+                    f.exposed.push(e);
+                }
+            }
+        }
         f
     }
 }
@@ -249,4 +261,31 @@ pub struct DetectionOptions {
     /// Fingerprint of the sensitive-context term list (empty: none used).
     #[serde(default)]
     pub sensitive_terms: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_listed_twice_in_a_partial_is_one_person() {
+        let line = r#"{"location":{"kind":"mbox","path":"/m","offset":0},"custodian":"c",
+            "sha256":null,"size":1,"date":1,"from":"s@example.org","subject":"x",
+            "message_id":null,"parents":[],"subject_is_reply":false,"to":2,"cc":1,"bcc":0,
+            "external":2,"audience":2,"bcc_only":[],"keys":[null,null,null],
+            "exposed":[{"addr":"a@example.org","fields":1},{"addr":"b@example.org","fields":1},
+                       {"addr":"a@example.org","name":"A","fields":2}]}"#;
+        let r: FindingRecord = serde_json::from_str(line).unwrap();
+        let mut s = Strings::default();
+        let f = r.into_finding(&mut s);
+        let got: Vec<(&str, u8)> = f
+            .exposed
+            .iter()
+            .map(|e| (s.get(e.addr), e.fields))
+            .collect();
+        assert_eq!(
+            got,
+            [("a@example.org", IN_TO | IN_CC), ("b@example.org", IN_TO)]
+        );
+    }
 }

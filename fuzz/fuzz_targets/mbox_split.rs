@@ -1,6 +1,6 @@
 //! mbox splitting: spans must tile the consumed bytes, in order, whatever the input.
 #![no_main]
-use bccaudit::source::mbox::split;
+use bccaudit::source::mbox::{resume_point, split, split_from};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -39,6 +39,28 @@ fuzz_target!(|data: &[u8]| {
         ends.extend(s.spans.iter().map(|sp| sp.end + at));
         at += s.consumed;
         first = false;
+    }
+    assert_eq!(ends, whole.spans.iter().map(|sp| sp.end).collect::<Vec<_>>());
+    // Bytes arriving a few at a time, each search resumed where the last stopped (as the
+    // source reads), must agree with the whole too.
+    let step = 1 + data.first().map_or(0, |&b| b as usize % 61);
+    let (mut base, mut end, mut resume, mut first) = (0, 0, 0, true);
+    let mut ends = Vec::new();
+    while base < data.len() {
+        end = (end + step).min(data.len());
+        let eof = end == data.len();
+        let s = split_from(&data[base..end], first, eof, usize::MAX, usize::MAX, resume);
+        resume = if s.unfinished {
+            resume_point(&data[base..end]).saturating_sub(s.consumed)
+        } else {
+            0
+        };
+        first &= s.consumed == 0;
+        ends.extend(s.spans.iter().map(|sp| sp.end + base));
+        base += s.consumed;
+        if eof && s.consumed == 0 {
+            break;
+        }
     }
     assert_eq!(ends, whole.spans.iter().map(|sp| sp.end).collect::<Vec<_>>());
 });

@@ -167,6 +167,9 @@ fn tally_incident(k: usize, inc: &mut Incident, msgs: &mut [Message], t: &mut Ta
         row_names,
     } = t;
     let (local, strings) = (*local, *strings);
+    // One message (most incidents): its exposed people are distinct (`Finding::exposed`), so
+    // each is a new row and the audience is their number: no map, no set.
+    let single = inc.messages.len() == 1;
     // Person → its row in `exposures` (rows of this incident start at `first_row`).
     let mut rows: FxMap<u32, u32> = FxMap::default();
     let first_row = exposures.len();
@@ -207,8 +210,7 @@ fn tally_incident(k: usize, inc: &mut Incident, msgs: &mut [Message], t: &mut Ta
                 crate::cache::prefetch(people, local[ahead.addr as usize] as usize);
             }
             let r = local[e.addr as usize];
-            audience.insert(e.addr);
-            let row = *rows.entry(r).or_insert_with(|| {
+            let mut new_row = || {
                 exposures.push(Exposure {
                     incident: k as u32,
                     addr: e.addr,
@@ -220,14 +222,20 @@ fn tally_incident(k: usize, inc: &mut Incident, msgs: &mut [Message], t: &mut Ta
                     audience: 0,
                 });
                 (exposures.len() - 1) as u32
-            });
+            };
+            let row = if single {
+                new_row()
+            } else {
+                audience.insert(e.addr);
+                *rows.entry(r).or_insert_with(new_row)
+            };
             let x = &mut exposures[row as usize];
             x.fields |= e.fields;
             x.first_sent = x.first_sent.min(f.date);
             x.messages += 1;
             x.audience = x.audience.max(f.audience as u32);
             if e.name != 0 {
-                if inc.messages.len() == 1 {
+                if single {
                     // One message: one exposure per row, its name is the name.
                     exposures[row as usize].name = e.name;
                 } else {
@@ -266,12 +274,17 @@ fn tally_incident(k: usize, inc: &mut Incident, msgs: &mut [Message], t: &mut Ta
     let mine = &mut exposures[first_row..];
     inc.exposed = mine.len();
     inc.external = mine.iter().filter(|x| !x.internal).count();
-    inc.audience = audience.len();
+    inc.audience = if single { mine.len() } else { audience.len() };
     if !bcc_audience.is_empty() {
         let shown: FxSet<&str> = mine.iter().map(|x| strings.get(x.addr)).collect();
         inc.audience += bcc_audience.iter().filter(|h| !shown.contains(*h)).count();
     }
-    // Rows of this incident by address; row names must follow their rows.
+    // Rows of this incident by address; row names (only kept for several messages) must
+    // follow their rows.
+    if single {
+        mine.sort_unstable_by_key(|x| local[x.addr as usize]);
+        return;
+    }
     let mut order: Vec<u32> = (0..mine.len() as u32).collect();
     order.sort_unstable_by_key(|&i| local[mine[i as usize].addr as usize]);
     let mut moved_to = vec![0u32; mine.len()];
