@@ -10,6 +10,9 @@ pub struct Strings {
     /// Open addressing: (high half of the hash) << 32 | (id + 1), or 0 for an empty slot; the
     /// hash half spares a string comparison on most collisions. Length a power of two.
     slots: Vec<u64>,
+    /// Per process and random: addresses come from untrusted mail, and a set crafted to
+    /// collide in a known hash would make every probe walk a long run. Ids never depend on it.
+    seed: u64,
 }
 
 impl Default for Strings {
@@ -18,16 +21,20 @@ impl Default for Strings {
             text: String::new(),
             ends: Vec::new(),
             slots: vec![0; 1024],
+            seed: {
+                use std::hash::BuildHasher;
+                std::collections::hash_map::RandomState::new().hash_one(0x6263_6361_7564_6974u64)
+            },
         };
         s.intern("");
         s
     }
 }
 
-fn hash(s: &str) -> u64 {
-    // FxHash words, then murmur3's finaliser so that similar addresses spread over the table.
-    // Never persisted.
-    let mut h = 0u64;
+fn hash(seed: u64, s: &str) -> u64 {
+    // FxHash words from a random start, then murmur3's finaliser so that similar addresses
+    // spread over the table. Never persisted.
+    let mut h = seed;
     let mut add = |w: u64| h = (h.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     let mut chunks = s.as_bytes().chunks_exact(8);
     for c in &mut chunks {
@@ -74,7 +81,7 @@ impl Strings {
     /// Where `s` is in the index: its id, or the empty slot it would take and its hash tag.
     fn probe(&self, s: &str) -> Result<u32, (usize, u64)> {
         let mask = self.slots.len() - 1;
-        let h = hash(s);
+        let h = hash(self.seed, s);
         let tag = h >> 32 << 32;
         let mut i = h as usize & mask;
         loop {
@@ -102,7 +109,7 @@ impl Strings {
         let mut slots = vec![0u64; cap];
         let mask = slots.len() - 1;
         for id in 0..self.ends.len() as u32 {
-            let h = hash(self.get(id));
+            let h = hash(self.seed, self.get(id));
             let mut i = h as usize & mask;
             while slots[i] != 0 {
                 i = (i + 1) & mask;
@@ -129,7 +136,7 @@ impl Strings {
     #[inline]
     pub fn prefetch_slot(&self, s: &str) {
         if !self.slots.is_empty() {
-            crate::cache::prefetch(&self.slots, hash(s) as usize & (self.slots.len() - 1));
+            crate::cache::prefetch(&self.slots, hash(self.seed, s) as usize & (self.slots.len() - 1));
         }
     }
 
@@ -162,6 +169,17 @@ impl Strings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_do_not_depend_on_the_seed() {
+        let (mut a, mut b) = (Strings::default(), Strings::default());
+        b.seed = a.seed ^ 0x9e37_79b9_7f4a_7c15;
+        for i in 0..5_000 {
+            let t = format!("p{}@example.org", i % 3_000);
+            assert_eq!(a.intern(&t), b.intern(&t));
+        }
+        assert_eq!(a.find("p7@example.org"), b.find("p7@example.org"));
+    }
 
     #[test]
     fn interned_once_found_again() {
