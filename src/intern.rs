@@ -136,7 +136,10 @@ impl Strings {
     #[inline]
     pub fn prefetch_slot(&self, s: &str) {
         if !self.slots.is_empty() {
-            crate::cache::prefetch(&self.slots, hash(self.seed, s) as usize & (self.slots.len() - 1));
+            crate::cache::prefetch(
+                &self.slots,
+                hash(self.seed, s) as usize & (self.slots.len() - 1),
+            );
         }
     }
 
