@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The organisation-scale benchmarks as ratios, each measured in one run of this script (flagged
+# and unflagged runs alternated, 3 of each, medians):
+#   (a) 40,000 exposing messages that all Cc one team address, against the same scan with
+#       nothing flagged (--min-exposed huge);
+#   (b) ~740,000 small messages with ~7,400 mass sends (~7 M people exposed), the same way,
+#       with peak RSS;
+#   (c) the 2 GB realistic mbox without the input hash, against `grep -c '^From '` (written to a
+#       file: GNU grep stops at the first match when writing to /dev/null).
+#
+#   scripts/bench_ratios.sh [DIR]     DIR holds the generated inputs (default /tmp/bccaudit-bench,
+#                                     ~4 GB; generated once, reused)
+# Needs /usr/bin/time (apt-get install time). Run it on an otherwise idle machine.
+set -euo pipefail
+dir=${1:-/tmp/bccaudit-bench}
+cd "$(dirname "$0")/.."
+[ -x /usr/bin/time ] || { echo "needs /usr/bin/time (apt-get install time)"; exit 2; }
+cargo build --release -q --bin bccaudit --example gen_mbox
+bin=$PWD/target/release/bccaudit
+gen=$PWD/target/release/examples/gen_mbox
+mkdir -p "$dir"
+[ -f "$dir/a.mbox" ] || "$gen" "$dir/a.mbox" 0 --shared-cc 40000
+[ -f "$dir/scale.mbox" ] || "$gen" "$dir/scale.mbox" 1700M --small --mass-every 100
+[ -f "$dir/realistic.mbox" ] || "$gen" "$dir/realistic.mbox" 2G
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+# Let earlier writes and deletions settle: the small unflagged runs feel any I/O in flight.
+sync; sleep 5
+
+# "seconds KB" of one scan, each into a directory of its own, all removed at the end: deleting
+# the last report before a run slows that run's fsyncs down (on a file system mounted with
+# `discard` the freed blocks are trimmed at the next journal commit).
+scan() {
+  local d
+  d=$(mktemp -d -p "$out")
+  /usr/bin/time -f "%e %M" -o "$d.time" "$bin" scan "$1" --out "$d/r" -q --no-input-hash "${@:2}" >/dev/null 2>&1
+  cat "$d.time"
+}
+median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+
+for name in a scale; do
+  f="$dir/$name.mbox"
+  cat "$f" >/dev/null
+  : >"$out/flagged"; : >"$out/plain"; : >"$out/rss"
+  for _ in 1 2 3; do
+    read -r s kb < <(scan "$f"); echo "$s" >>"$out/flagged"; echo "$kb" >>"$out/rss"
+    read -r s _ < <(scan "$f" --min-exposed 1000000000); echo "$s" >>"$out/plain"
+  done
+  fl=$(median <"$out/flagged"); pl=$(median <"$out/plain"); rss=$(median <"$out/rss")
+  awk -v n="$name" -v f="$fl" -v p="$pl" -v r="$rss" \
+    'BEGIN {printf "%-6s flagged %6.2f s  nothing flagged %6.2f s  ratio %.2fx  peak RSS %d MiB\n", n, f, p, f / p, r / 1024}'
+done
+
+f="$dir/realistic.mbox"
+cat "$f" >/dev/null
+: >"$out/ours"; : >"$out/grep"
+for _ in 1 2 3; do
+  read -r s _ < <(scan "$f"); echo "$s" >>"$out/ours"
+  t0=$(date +%s.%N); LC_ALL=C grep -c '^From ' "$f" >"$out/grep.count" || true; t1=$(date +%s.%N)
+  echo "$t1 - $t0" | bc >>"$out/grep"
+done
+ours=$(median <"$out/ours"); g=$(median <"$out/grep")
+awk -v o="$ours" -v g="$g" 'BEGIN {printf "realistic  bccaudit %6.2f s  grep -c %6.2f s  ratio %.2fx\n", o, g, o / g}'
