@@ -89,6 +89,15 @@ pub const IN_CC: u8 = 2;
 /// visible address whose members were not shown to each other.
 pub const AS_LIST: u8 = 4;
 
+/// How exposures.csv names the visible fields of a bit set: `to`, `cc` or `to+cc`.
+pub fn field_label(fields: u8) -> &'static str {
+    match (fields & IN_TO != 0, fields & IN_CC != 0) {
+        (true, true) => "to+cc",
+        (true, false) => "to",
+        _ => "cc",
+    }
+}
+
 /// One exposed address of one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exposed<'a> {

@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::detect::{IN_CC, IN_TO};
 use crate::identity::Copies;
 pub use crate::identity::Keys;
 use crate::intern::Strings;
@@ -22,20 +21,10 @@ pub struct ExposedAddr {
     pub addr: Arc<str>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
-    /// [`IN_TO`] | [`IN_CC`] | [`crate::detect::AS_LIST`].
+    /// [`crate::detect::IN_TO`] | [`crate::detect::IN_CC`] | [`crate::detect::AS_LIST`].
     pub fields: u8,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub internal: bool,
-}
-
-impl ExposedAddr {
-    pub fn field_label(&self) -> &'static str {
-        match (self.fields & IN_TO != 0, self.fields & IN_CC != 0) {
-            (true, true) => "to+cc",
-            (true, false) => "to",
-            _ => "cc",
-        }
-    }
 }
 
 /// One exposed person of a finding: ids into the scan's [`Strings`].
@@ -44,7 +33,7 @@ pub struct Exposed {
     pub addr: u32,
     /// Display name (0: none).
     pub name: u32,
-    /// [`IN_TO`] | [`IN_CC`] | [`crate::detect::AS_LIST`].
+    /// [`crate::detect::IN_TO`] | [`crate::detect::IN_CC`] | [`crate::detect::AS_LIST`].
     pub fields: u8,
     pub internal: bool,
 }
@@ -266,6 +255,7 @@ pub struct DetectionOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detect::{IN_CC, IN_TO};
 
     #[test]
     fn an_address_listed_twice_in_a_partial_is_one_person() {

@@ -125,7 +125,7 @@ pub struct Exposure {
 
 impl Exposure {
     pub fn field_label(&self) -> &'static str {
-        label(self.fields)
+        crate::detect::field_label(self.fields)
     }
 
     /// A distribution list (its members were not shown to each other).
@@ -218,15 +218,6 @@ pub fn mark_new(report: &mut Report, baseline: &[crate::model::InputResult], str
         .collect();
     for (p, n) in report.people.iter_mut().zip(new) {
         p.new = Some(n);
-    }
-}
-
-fn label(fields: u8) -> &'static str {
-    use crate::detect::{IN_CC, IN_TO};
-    match (fields & IN_TO != 0, fields & IN_CC != 0) {
-        (true, true) => "to+cc",
-        (true, false) => "to",
-        _ => "cc",
     }
 }
 
