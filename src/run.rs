@@ -54,6 +54,9 @@ pub enum RunError {
     Imap(#[from] ImapError),
     #[error(transparent)]
     Scan(#[from] scan::ScanError),
+    /// Rows past `--memory-limit` could not be written to a temporary file.
+    #[error("cannot keep rows past --memory-limit in a temporary file in {dir}: {err}")]
+    Spill { dir: String, err: std::io::Error },
 }
 
 pub struct Scanned {
@@ -142,18 +145,27 @@ pub fn scan(
     })
 }
 
-/// Analyse the combined results: the report (which takes over the strings).
+/// Analyse the combined results: the report (which takes over the strings). Rows that grow
+/// with the mailbox rather than with its people are kept within `memory_limit` bytes, the rest
+/// in a temporary file in `$TMPDIR`.
 pub fn analyse(
     mut scan: ScanResult,
     jaccard: f64,
+    memory_limit: u64,
     observer: &dyn Observer,
-) -> (ScanResult, Report) {
+) -> Result<(ScanResult, Report), RunError> {
     observer.phase(&format!(
         "analysing {} exposing message(s)",
         scan.findings.len()
     ));
     let strings = std::mem::take(&mut scan.strings);
-    let report = analysis::analyse(std::mem::take(&mut scan.findings), strings, jaccard);
+    let findings = std::mem::take(&mut scan.findings);
+    let report = analysis::analyse(findings, strings, jaccard, memory_limit).map_err(|err| {
+        RunError::Spill {
+            dir: std::env::temp_dir().display().to_string(),
+            err,
+        }
+    })?;
     observer.phase_done();
-    (scan, report)
+    Ok((scan, report))
 }

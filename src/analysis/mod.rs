@@ -10,6 +10,7 @@
 //! - Reply-all: an exposing message that is itself a reply (it names a parent message, or its
 //!   subject starts with `Re:` or a translation), i.e. someone answered to the whole list.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -23,6 +24,9 @@ mod fx;
 mod grouping;
 mod incidents;
 mod people;
+pub mod table;
+
+pub use table::Table;
 
 /// One unique exposing message.
 #[derive(Debug, Clone)]
@@ -83,6 +87,13 @@ pub struct Person {
     name_conflict: bool,
 }
 
+impl Person {
+    /// In how many incidents the person was exposed.
+    pub fn incident_count(&self) -> usize {
+        self.incidents.len()
+    }
+}
+
 /// A time in Unix seconds, or none, in 8 bytes (an `Option<i64>` takes 16: millions of rows).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct When(i64);
@@ -110,7 +121,7 @@ impl When {
 }
 
 /// One (incident, person) pair (an exposures.csv row).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct Exposure {
     pub incident: u32,
     pub addr: u32,
@@ -121,6 +132,36 @@ pub struct Exposure {
     pub first_sent: When,
     pub messages: u32,
     pub audience: u32,
+}
+
+/// 32 bytes on file: incident, addr, name, internal, fields, 2 unused, first_sent, messages,
+/// audience (little-endian).
+impl table::Record for Exposure {
+    const SIZE: usize = 32;
+    fn put(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.incident.to_le_bytes());
+        out.extend_from_slice(&self.addr.to_le_bytes());
+        out.extend_from_slice(&self.name.to_le_bytes());
+        out.extend_from_slice(&[u8::from(self.internal), self.fields, 0, 0]);
+        out.extend_from_slice(&self.first_sent.0.to_le_bytes());
+        out.extend_from_slice(&self.messages.to_le_bytes());
+        out.extend_from_slice(&self.audience.to_le_bytes());
+    }
+    fn get(b: &[u8]) -> Self {
+        let u = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let mut t = [0u8; 8];
+        t.copy_from_slice(&b[16..24]);
+        Exposure {
+            incident: u(0),
+            addr: u(4),
+            name: u(8),
+            internal: b[12] != 0,
+            fields: b[13],
+            first_sent: When(i64::from_le_bytes(t)),
+            messages: u(24),
+            audience: u(28),
+        }
+    }
 }
 
 impl Exposure {
@@ -141,14 +182,16 @@ pub struct Report {
     pub incidents: Vec<Incident>,
     /// Sorted by address.
     pub people: Vec<Person>,
-    /// Sorted by incident, then address.
-    pub exposures: Vec<Exposure>,
+    /// Sorted by incident, then address (in memory, or past `--memory-limit` on file).
+    pub exposures: Table<Exposure>,
+    /// Where each incident's rows start in `exposures`, and where the last one ends.
+    incident_rows: Vec<usize>,
     /// Exposing messages that reused another's Message-ID with other recipients (kept apart).
     pub message_id_conflicts: usize,
     /// The addresses and names the rows refer to.
     pub strings: Strings,
     /// Every person's incidents, one run per person.
-    person_incidents: Vec<u32>,
+    person_incidents: Table<u32>,
 }
 
 impl Report {
@@ -157,8 +200,49 @@ impl Report {
     }
 
     /// A person's incident indices, ascending.
-    pub fn incidents_of(&self, p: &Person) -> &[u32] {
-        &self.person_incidents[p.incidents.start as usize..p.incidents.end as usize]
+    pub fn incidents_of(&self, p: &Person) -> Cow<'_, [u32]> {
+        self.person_incidents
+            .rows(p.incidents.start as usize, p.incidents.end as usize)
+    }
+
+    /// Every person's incidents, one person after the other (each `Person::incident_count`
+    /// long), read in one pass.
+    pub fn incident_lists(&self) -> impl Iterator<Item = u32> + '_ {
+        self.person_incidents.iter()
+    }
+
+    /// Incident `k`'s exposure rows, by address.
+    pub fn exposures_of(&self, k: usize) -> Cow<'_, [Exposure]> {
+        match self.incident_rows.get(k..k + 2) {
+            Some(&[s, e]) => self.exposures.rows(s, e),
+            _ => Cow::Borrowed(&[]),
+        }
+    }
+
+    /// The row of `addr` in incident `k`.
+    pub fn exposure(&self, k: usize, addr: &str) -> Option<Exposure> {
+        let (s, e) = match self.incident_rows.get(k..k + 2) {
+            Some(&[s, e]) => (s, e),
+            _ => return None,
+        };
+        let i = self
+            .exposures
+            .partition_point(s, e, |x| self.str(x.addr) < addr);
+        self.exposures
+            .get(i)
+            .filter(|x| i < e && self.str(x.addr) == addr)
+    }
+
+    /// Whether every row kept on file could be read back (a report written from rows that
+    /// could not be read would be short: it is refused instead).
+    pub fn check_rows(&self) -> std::io::Result<()> {
+        self.exposures.check()?;
+        self.person_incidents.check()
+    }
+
+    /// Whether rows went to a temporary file (`--memory-limit`).
+    pub fn spilled(&self) -> bool {
+        self.exposures.spilled()
     }
 }
 
@@ -167,7 +251,14 @@ pub fn date_cell(t: Option<i64>) -> String {
 }
 
 /// Build the report from the findings of a scan (their addresses and names in `strings`).
-pub fn analyse(findings: Vec<Finding>, mut strings: Strings, jaccard: f64) -> Report {
+/// The rows that grow with the mailbox rather than with its people are kept within
+/// `memory_limit` bytes and go to a temporary file beyond it; writing that file may fail.
+pub fn analyse(
+    findings: Vec<Finding>,
+    mut strings: Strings,
+    jaccard: f64,
+    memory_limit: u64,
+) -> std::io::Result<Report> {
     let (mut msgs, message_id_conflicts) = copies::merge_copies(findings);
     msgs.sort_by_cached_key(copies::sort_key);
     let (mut local, addr_of) = incidents::number_addresses(&msgs, strings.len());
@@ -176,18 +267,25 @@ pub fn analyse(findings: Vec<Finding>, mut strings: Strings, jaccard: f64) -> Re
     // The index that found strings is not needed from here on (only their text is).
     strings.drop_index();
     let mut people = people::rows(by_rank, addr_of, &mut local);
-    let (exposures, person_incidents) =
-        people::aggregate(&mut msgs, &mut incidents, &local, &mut people, &strings);
+    let rows = people::aggregate(
+        &mut msgs,
+        &mut incidents,
+        &local,
+        &mut people,
+        &strings,
+        memory_limit,
+    )?;
     drop(local);
-    Report {
+    Ok(Report {
         messages: msgs,
         incidents,
         people,
-        exposures,
+        exposures: rows.exposures,
+        incident_rows: rows.incident_rows,
         message_id_conflicts,
         strings,
-        person_incidents,
-    }
+        person_incidents: rows.person_incidents,
+    })
 }
 
 /// Mark what is new since an earlier audit (its partial result, with its strings): an
@@ -226,7 +324,7 @@ mod tests {
     use super::*;
 
     fn analyse_with(f: Vec<Finding>, s: &mut Strings, t: f64) -> Report {
-        analyse(f, std::mem::take(s), t)
+        analyse(f, std::mem::take(s), t, u64::MAX).unwrap()
     }
 
     fn finding(

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::fx::{FxMap, FxSet};
+use super::table::{Sorter, Table};
 use super::{Exposure, Incident, Message, Person, When};
 use crate::intern::Strings;
 
@@ -75,29 +76,47 @@ struct Tally<'a> {
     local: &'a [u32],
     people: &'a mut [Person],
     strings: &'a Strings,
-    exposures: Vec<Exposure>,
-    /// (person, name, weight) and (exposure row, name, weight) for every named exposure:
-    /// best names, later. Names counted aside only where one key saw several.
+    exposures: Table<Exposure>,
+    /// The rows of the incident being walked (to the table when it is done).
+    scratch: Vec<Exposure>,
+    /// (person, name, weight) for every named exposure of a person seen under several names:
+    /// best names, later.
     person_names: Vec<(u32, u32, u32)>,
+    /// (row in `scratch`, name, 1) for the incident being walked, when it has several messages.
     row_names: Vec<(u32, u32, u32)>,
 }
 
+/// What [`aggregate`] returns.
+pub(super) struct Rows {
+    /// By incident, then address.
+    pub(super) exposures: Table<Exposure>,
+    /// Where each incident's rows start in `exposures`, and where the last one ends.
+    pub(super) incident_rows: Vec<usize>,
+    /// Each person's incidents (its range in `Person::incidents`), ascending.
+    pub(super) person_incidents: Table<u32>,
+}
+
 /// Walk the incidents: their exposure rows (by incident, then address), counts and
-/// audience, and each person's totals, best name and incidents. Returns the exposure rows
-/// and the people's incident lists (each person's range of it in `Person::incidents`).
+/// audience, and each person's totals, best name and incidents. The rows, which grow with the
+/// mailbox rather than with its people, are kept within `budget` bytes of memory and go to a
+/// temporary file beyond it (`table.rs`).
 pub(super) fn aggregate(
     msgs: &mut [Message],
     incidents: &mut [Incident],
     local: &[u32],
     people: &mut [Person],
     strings: &Strings,
-) -> (Vec<Exposure>, Vec<u32>) {
+    budget: u64,
+) -> std::io::Result<Rows> {
     // At most one row per exposed entry: reserved once (no doubling of millions of rows).
+    let mut exposures = Table::new(budget / 2);
+    exposures.reserve(msgs.iter().map(|m| m.finding.exposed.len()).sum());
     let mut t = Tally {
         local,
         people,
         strings,
-        exposures: Vec::with_capacity(msgs.iter().map(|m| m.finding.exposed.len()).sum()),
+        exposures,
+        scratch: Vec::new(),
         person_names: Vec::new(),
         row_names: Vec::new(),
     };
@@ -105,37 +124,48 @@ pub(super) fn aggregate(
     // handed back to the system every few million entries, so the rows' growth reuses them
     // instead of adding to the peak.
     let mut freed_since = 0usize;
+    let mut incident_rows = Vec::with_capacity(incidents.len() + 1);
     for (k, inc) in incidents.iter_mut().enumerate() {
-        let before = t.exposures.len();
+        incident_rows.push(t.exposures.len());
         tally_incident(k, inc, msgs, &mut t);
-        freed_since += t.exposures.len() - before;
+        freed_since += t.scratch.len();
+        t.exposures.extend(&t.scratch)?;
         if freed_since >= 2_000_000 {
             release_freed_memory();
             freed_since = 0;
         }
     }
+    incident_rows.push(t.exposures.len());
     let Tally {
         people,
         mut exposures,
         person_names,
-        row_names,
         ..
     } = t;
+    exposures.finish()?;
     // Best names: the most frequent, ties to the alphabetically first.
-    for (row, name) in best_names(row_names, strings) {
-        exposures[row as usize].name = name;
-    }
     for (r, name) in best_names(person_names, strings) {
         people[r as usize].name = name;
     }
-
-    // Each person's incidents, from the exposure rows (one per incident and person, in
-    // incident order, so each person's list comes out ascending); people in order.
     release_freed_memory();
+    let person_incidents = match exposures.as_slice() {
+        Some(rows) => Table::in_memory(incident_lists(rows, local, people)),
+        None => incident_lists_spilled(&exposures, local, people, budget / 4)?,
+    };
+    Ok(Rows {
+        exposures,
+        incident_rows,
+        person_incidents,
+    })
+}
+
+/// Each person's incidents, from the exposure rows (one per incident and person, in incident
+/// order, so each person's list comes out ascending); people in order.
+fn incident_lists(exposures: &[Exposure], local: &[u32], people: &mut [Person]) -> Vec<u32> {
     // Counted into `incidents.end`, then filled with `name_count` as the cursor (it has done its
     // work): no extra per-person arrays at this, the fullest moment.
     let person_of = |x: &Exposure| local[x.addr as usize] as usize;
-    for x in &exposures {
+    for x in exposures {
         people[person_of(x)].incidents.end += 1;
     }
     let mut at = 0u32;
@@ -146,33 +176,71 @@ pub(super) fn aggregate(
         at += c;
     }
     let mut person_incidents = vec![0u32; exposures.len()];
-    for x in &exposures {
+    for x in exposures {
         let person = &mut people[person_of(x)];
         person_incidents[person.name_count as usize] = x.incident;
         person.name_count += 1;
         person.incidents.end = person.name_count;
     }
-    (exposures, person_incidents)
+    person_incidents
 }
 
-/// Incident `k`: its exposure rows appended to `t.exposures` (sorted by address), its
-/// counts, and its people's totals.
+/// The same lists when the rows are on file: (person, incident) pairs sorted in runs within
+/// `budget` and merged, the lists written to a table of their own.
+fn incident_lists_spilled(
+    exposures: &Table<Exposure>,
+    local: &[u32],
+    people: &mut [Person],
+    budget: u64,
+) -> std::io::Result<Table<u32>> {
+    let mut sorter = Sorter::new(budget);
+    for x in exposures.iter() {
+        let p = local[x.addr as usize];
+        people[p as usize].incidents.end += 1;
+        sorter.push(u64::from(p) << 32 | u64::from(x.incident))?;
+    }
+    exposures.check()?;
+    let mut at = 0u32;
+    for person in people.iter_mut() {
+        let c = person.incidents.end;
+        person.incidents = at..at + c;
+        at += c;
+    }
+    let mut lists = Table::new(budget);
+    let mut buf = Vec::with_capacity(1 << 14);
+    sorter.finish(|v| {
+        buf.push(v as u32);
+        if buf.len() == buf.capacity() {
+            lists.extend(&buf)?;
+            buf.clear();
+        }
+        Ok(())
+    })?;
+    lists.extend(&buf)?;
+    lists.finish()?;
+    Ok(lists)
+}
+
+/// Incident `k`: its exposure rows in `t.scratch` (sorted by address, named), its counts,
+/// and its people's totals.
 fn tally_incident(k: usize, inc: &mut Incident, msgs: &mut [Message], t: &mut Tally<'_>) {
     let Tally {
         local,
         people,
         strings,
-        exposures,
+        scratch: exposures,
         person_names,
         row_names,
+        ..
     } = t;
     let (local, strings) = (*local, *strings);
+    exposures.clear();
+    row_names.clear();
     // One message (most incidents): its exposed people are distinct (`Finding::exposed`), so
     // each is a new row and the audience is their number: no map, no set.
     let single = inc.messages.len() == 1;
-    // Person → its row in `exposures` (rows of this incident start at `first_row`).
+    // Person → its row in `exposures`.
     let mut rows: FxMap<u32, u32> = FxMap::default();
-    let first_row = exposures.len();
     // Who saw the list: the exposed (by id) and the Bcc recipients not exposed in it.
     let mut audience: FxSet<u32> = FxSet::default();
     let mut bcc_audience: FxSet<&str> = FxSet::default();
@@ -237,7 +305,7 @@ fn tally_incident(k: usize, inc: &mut Incident, msgs: &mut [Message], t: &mut Ta
             if e.name != 0 {
                 if single {
                     // One message: one exposure per row, its name is the name.
-                    exposures[row as usize].name = e.name;
+                    x.name = e.name;
                 } else {
                     row_names.push((row, e.name, 1));
                 }
@@ -271,35 +339,26 @@ fn tally_incident(k: usize, inc: &mut Incident, msgs: &mut [Message], t: &mut Ta
     inc.senders = senders.into_iter().map(str::to_string).collect();
     inc.custodians = custodians.into_iter().map(str::to_string).collect();
     inc.sensitive = sensitive.into_iter().map(str::to_string).collect();
-    let mine = &mut exposures[first_row..];
-    inc.exposed = mine.len();
-    inc.external = mine.iter().filter(|x| !x.internal).count();
-    inc.audience = if single { mine.len() } else { audience.len() };
+    inc.exposed = exposures.len();
+    inc.external = exposures.iter().filter(|x| !x.internal).count();
+    inc.audience = if single {
+        exposures.len()
+    } else {
+        audience.len()
+    };
     if !bcc_audience.is_empty() {
-        let shown: FxSet<&str> = mine.iter().map(|x| strings.get(x.addr)).collect();
+        let shown: FxSet<&str> = exposures.iter().map(|x| strings.get(x.addr)).collect();
         inc.audience += bcc_audience.iter().filter(|h| !shown.contains(*h)).count();
     }
-    // Rows of this incident by address; row names (only kept for several messages) must
-    // follow their rows.
-    if single {
-        mine.sort_unstable_by_key(|x| local[x.addr as usize]);
-        return;
+    // Row names (kept only for several messages): the most frequent, ties to the
+    // alphabetically first.
+    for (row, name) in best_names(std::mem::take(row_names), strings) {
+        exposures[row as usize].name = name;
     }
-    let mut order: Vec<u32> = (0..mine.len() as u32).collect();
-    order.sort_unstable_by_key(|&i| local[mine[i as usize].addr as usize]);
-    let mut moved_to = vec![0u32; mine.len()];
-    for (to, &from) in order.iter().enumerate() {
-        moved_to[from as usize] = (first_row + to) as u32;
-    }
-    let sorted: Vec<Exposure> = order.iter().map(|&i| mine[i as usize].clone()).collect();
-    mine.clone_from_slice(&sorted);
-    for (row, _, _) in row_names.iter_mut().rev() {
-        if (*row as usize) < first_row {
-            break;
-        }
-        *row = moved_to[*row as usize - first_row];
-    }
+    // This incident's rows by address.
+    exposures.sort_unstable_by_key(|x| local[x.addr as usize]);
 }
+
 /// Give memory freed by the aggregation (the findings' exposed lists, many small blocks) back
 /// to the system before the last large allocation, so the peak is not both.
 fn release_freed_memory() {

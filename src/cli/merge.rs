@@ -69,7 +69,7 @@ pub fn run(a: MergeArgs, arguments: Vec<String>) -> Result<ExitCode> {
     bars.phase_done();
     let (options, parts) = partial::order(partials).map_err(anyhow::Error::msg)?;
     let result = ScanResult::combine_recorded(parts, strings);
-    let (result, mut report) = run::analyse(result, options.jaccard, &bars);
+    let (result, mut report) = run::analyse(result, options.jaccard, a.report.memory_limit, &bars)?;
     if let Some((old, s)) = &baseline {
         bccaudit::analysis::mark_new(&mut report, old, s);
     }

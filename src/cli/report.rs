@@ -13,9 +13,15 @@ use bccaudit::model::ScanResult;
 use bccaudit::parse::date::rfc3339;
 use bccaudit::run::Observer;
 
-/// How the documents for people are written (`scan` and `merge` share these).
+/// How the report is made and the documents for people written (`scan` and `merge` share
+/// these).
 #[derive(Args)]
 pub struct ReportArgs {
+    /// Memory for the rows that grow with the mailbox rather than with its people (one per
+    /// incident and exposed person): past it they go to a temporary file in $TMPDIR, unnamed
+    /// and 0600. SIZE in bytes, or with K, M, G.
+    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_size)]
+    pub memory_limit: u64,
     /// Your organisation's name, for the titles of report.html and the breach summary.
     #[arg(long, value_name = "NAME")]
     pub org: Option<String>,
@@ -90,6 +96,27 @@ impl ReportArgs {
             notices: self.notice_options()?,
         })
     }
+}
+
+/// `1G`, `512M`, `64k`, `1000000`, `2GiB`: bytes (K, M, G, T are powers of 1,024).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(digits);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a size such as 512M or 2G"))?;
+    let unit = unit.trim().to_ascii_lowercase();
+    let shift = match unit.trim_end_matches("ib").trim_end_matches('b') {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        "t" => 40,
+        _ => return Err(format!("{s:?}: expected a size such as 512M or 2G")),
+    };
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("{s:?}: too large"))
 }
 
 /// Write every report file into the staging directory, then switch it into place.
@@ -186,6 +213,12 @@ pub fn print_summary(
         r.people.len() - internal,
         internal
     );
+    if r.spilled() {
+        out!(
+            "The {} exposure rows passed --memory-limit: they were kept in a temporary file while the report was written.",
+            r.exposures.len()
+        );
+    }
     let mut largest: Vec<&bccaudit::analysis::Incident> = r.incidents.iter().collect();
     largest.sort_by(|x, y| y.external.cmp(&x.external).then(x.id.cmp(&y.id)));
     for i in largest.iter().take(5) {
@@ -215,4 +248,21 @@ pub fn print_summary(
         .flat_map(|e| e.files().iter().copied())
         .collect();
     out!("Reports in {}: {}", out.display(), files.join(" "));
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes() {
+        use super::parse_size;
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("512m"), Ok(512 << 20));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("64kB"), Ok(64 << 10));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(parse_size("G").is_err());
+        assert!(parse_size("1X").is_err());
+        assert!(parse_size("-1").is_err());
+        assert!(parse_size("99999999999T").is_err());
+    }
 }

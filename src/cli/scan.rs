@@ -362,7 +362,7 @@ pub fn run(a: ScanArgs, arguments: Vec<String>) -> Result<ExitCode> {
     let accounts = scanned.accounts.clone();
     let result = ScanResult::combine(scanned.parts, scanned.unique, scanned.strings);
     let t_analysis = Instant::now();
-    let (mut result, mut report) = run::analyse(result, a.jaccard, &bars);
+    let (mut result, mut report) = run::analyse(result, a.jaccard, a.report.memory_limit, &bars)?;
     if let Some(dir) = &opts.evidence_dir {
         let accounts: Vec<_> = accounts
             .into_iter()

@@ -382,6 +382,8 @@ fn affected(doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
     let new = report.people.iter().any(|p| p.new.is_some());
     write_csv(dir, "affected.csv", &with_new(AFFECTED_HEADER, new), |w| {
         let mut ids: Vec<&str> = Vec::new();
+        // Everybody's incident lists, one after the other in people's order.
+        let mut lists = report.incident_lists();
         // People are in address order, their addresses stored in order of first sight: fetch
         // ahead of the walk instead of waiting on memory at every row.
         const AHEAD: usize = 16;
@@ -393,16 +395,16 @@ fn affected(doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
                 report.strings.prefetch(q.addr, 1);
             }
             ids.clear();
-            let incidents = report.incidents_of(p);
             ids.extend(
-                incidents
-                    .iter()
-                    .map(|&k| report.incidents[k as usize].id.as_str()),
+                lists
+                    .by_ref()
+                    .take(p.incident_count())
+                    .map(|k| report.incidents[k as usize].id.as_str()),
             );
             let cells = [
                 Cell::Str(report.str(p.addr)),
                 Cell::Str(report.str(p.name)),
-                Cell::Num(incidents.len() as u64),
+                Cell::Num(p.incident_count() as u64),
                 Cell::Num(u64::from(p.messages)),
                 Cell::Date(p.first_exposed.get()),
                 Cell::Date(p.last_exposed.get()),
@@ -421,7 +423,7 @@ fn affected(doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
 fn exposures(doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
     let report = doc.report;
     write_csv(dir, "exposures.csv", EXPOSURES_HEADER, |w| {
-        for e in &report.exposures {
+        for e in report.exposures.iter() {
             row(
                 w,
                 &[

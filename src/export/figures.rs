@@ -324,13 +324,10 @@ impl Figures {
 
     /// The most frequent domains of an incident's external addresses (at most 5).
     pub fn top_domains(report: &Report, k: usize) -> Vec<(String, usize)> {
-        let start = report
-            .exposures
-            .partition_point(|x| (x.incident as usize) < k);
         DomainMix::of(
-            report.exposures[start..]
+            report
+                .exposures_of(k)
                 .iter()
-                .take_while(|x| x.incident as usize == k)
                 .filter(|x| !x.internal)
                 .map(|x| report.str(x.addr)),
         )

@@ -122,6 +122,12 @@ pub fn write_report(doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
             }
         }
         first
+    })?;
+    // Rows kept on file (`--memory-limit`) that could not be read back would have left the
+    // files short: refused, never committed.
+    doc.report.check_rows().map_err(|err| ExportError::Io {
+        path: std::env::temp_dir().display().to_string(),
+        err,
     })
 }
 

@@ -398,12 +398,9 @@ fn detail(
         })
         .collect();
     let addresses = if with_addresses {
-        let start = report
-            .exposures
-            .partition_point(|x| (x.incident as usize) < k);
-        report.exposures[start..]
+        report
+            .exposures_of(k)
             .iter()
-            .take_while(|x| x.incident as usize == k)
             .take(ADDRESSES_PER_DETAIL)
             .map(|x| match x.name {
                 0 => report.str(x.addr).to_string(),

@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::{write_atomic_with, Document, ExportError, Exporter};
-use crate::analysis::{Exposure, Person, Report};
+use crate::analysis::Person;
 use crate::parse::date::rfc3339;
 
 /// The built-in draft: its first line `Subject: …` is the subject, the rest the body.
@@ -133,34 +133,7 @@ impl Exporter for Notices {
     }
 }
 
-/// Where each incident's exposure rows start (rows are sorted by incident, then address).
-fn incident_starts(report: &Report) -> Vec<usize> {
-    let mut starts = Vec::with_capacity(report.incidents.len() + 1);
-    let mut at = 0;
-    for k in 0..report.incidents.len() {
-        while at < report.exposures.len() && (report.exposures[at].incident as usize) < k {
-            at += 1;
-        }
-        starts.push(at);
-    }
-    starts.push(report.exposures.len());
-    starts
-}
-
-/// A person's row in incident `k` (rows of an incident are in address order).
-fn row_of<'r>(report: &'r Report, starts: &[usize], k: usize, addr: &str) -> Option<&'r Exposure> {
-    let rows = &report.exposures[starts[k]..starts[k + 1]];
-    rows.binary_search_by(|x| report.str(x.addr).cmp(addr))
-        .ok()
-        .map(|i| &rows[i])
-}
-
-fn context<'a>(
-    doc: &'a Document<'_>,
-    starts: &[usize],
-    p: &'a Person,
-    subjects: bool,
-) -> Context<'a> {
+fn context<'a>(doc: &'a Document<'_>, p: &'a Person, subjects: bool) -> Context<'a> {
     let report = doc.report;
     let address = report.str(p.addr);
     let incidents: Vec<IncidentContext> = report
@@ -168,7 +141,7 @@ fn context<'a>(
         .iter()
         .map(|&k| {
             let inc = &report.incidents[k as usize];
-            let row = row_of(report, starts, k as usize, address);
+            let row = report.exposure(k as usize, address);
             let first = row.and_then(|r| r.first_sent.get()).or(inc.first_sent);
             IncidentContext {
                 id: inc.id.clone(),
@@ -212,7 +185,6 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> ExportError + '_ {
 fn write_notices(doc: &Document<'_>, n: &NoticeOptions, dir: &Path) -> Result<(), ExportError> {
     let report = doc.report;
     let template = Template::new(&n.template).map_err(ExportError::Refused)?;
-    let starts = incident_starts(report);
     let drafts_dir = dir.join("notices");
     std::fs::DirBuilder::new()
         .mode(0o700)
@@ -247,7 +219,7 @@ fn write_notices(doc: &Document<'_>, n: &NoticeOptions, dir: &Path) -> Result<()
                     .enumerate()
                     .map(|(i, p)| {
                         let number = b * BLOCK + i + 1;
-                        let ctx = context(doc, &starts, p, n.subjects);
+                        let ctx = context(doc, p, n.subjects);
                         let (subject, body) = template.render(&ctx)?;
                         let file = format!("notice-{number:0width$}.eml");
                         let draft = mime::draft(&mime::Draft {
