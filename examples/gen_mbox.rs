@@ -8,6 +8,8 @@
 //! with `>From ` escapes. `--small`: only 1–3 KB messages (the messages/s benchmark).
 //! `--mass-every K`: every K-th message is a mass send to 20–2,000 recipients (with `--small`,
 //! the scale benchmark: 800,000 messages with 8,000 mass sends exposing ~8 M people).
+//! `--pool N`: mass sends draw from N people (the same people exposed again and again: the
+//! rows per incident and person outgrow the people, as `--memory-limit` is for).
 //! `--shared-cc N`: N small messages instead (SIZE is ignored), each to 12 random people in To
 //! and one team address in Cc (issue 8's benchmark (a): every mass mail Cc's one mailbox).
 //! Reserved domains only.
@@ -112,6 +114,11 @@ fn main() {
         .position(|a| a == "--shared-cc")
         .and_then(|i| args.get(i + 1))
         .map(|s| s.parse().expect("--shared-cc N"));
+    let pool_size: Option<u64> = args
+        .iter()
+        .position(|a| a == "--pool")
+        .and_then(|i| args.get(i + 1))
+        .map(|s| s.parse().expect("--pool N"));
     let small = small || shared_cc.is_some();
     let mut r = Rng(seed);
     let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(out).expect("create"));
@@ -144,7 +151,9 @@ fn main() {
         };
         let in_cc = if mass { recipients / 3 } else { 0 };
         // The scale benchmark draws its mass sends from 100 M people (nearly all distinct).
-        let pool = if mass && mass_every.is_some() {
+        let pool = if let (true, Some(p)) = (mass, pool_size) {
+            p
+        } else if mass && mass_every.is_some() {
             100_000_000
         } else {
             2_000_000
