@@ -81,13 +81,12 @@ pub(super) fn group(
     // Final message order: by incident, then send order (a stable sort keeps send order; the
     // cached-key sort moves each message once).
     msgs.sort_by_cached_key(|m| m.incident);
-    let width = incident_of_root.len().to_string().len().max(4);
 
     let mut incidents: Vec<Incident> = Vec::with_capacity(incident_of_root.len());
     for (idx, m) in msgs.iter().enumerate() {
         if m.incident == incidents.len() {
             incidents.push(Incident {
-                id: format!("INC-{:0width$}", m.incident + 1),
+                id: super::incident_id(m.incident, incident_of_root.len()),
                 messages: Vec::new(),
                 first_sent: None,
                 last_sent: None,

@@ -246,6 +246,25 @@ impl Report {
     }
 }
 
+/// The id of incident `k` (from 0) among `n`: `INC-0001`, as wide as the largest (at least 4
+/// digits), so ids sort as numbers.
+pub fn incident_id(k: usize, n: usize) -> String {
+    let mut s = String::with_capacity(12);
+    push_incident_id(&mut s, k, id_width(n));
+    s
+}
+
+/// The digits of the ids of `n` incidents.
+pub fn id_width(n: usize) -> usize {
+    n.to_string().len().max(4)
+}
+
+/// [`incident_id`] appended to `out`, `width` from [`id_width`].
+pub fn push_incident_id(out: &mut String, k: usize, width: usize) {
+    use std::fmt::Write;
+    let _ = write!(out, "INC-{:0width$}", k + 1);
+}
+
 pub fn date_cell(t: Option<i64>) -> String {
     t.map(rfc3339).unwrap_or_default()
 }

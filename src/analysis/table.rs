@@ -195,11 +195,27 @@ impl<T: Record> Table<T> {
     }
 
     /// Every row, in order.
-    pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter {
+            table: self,
+            chunk: Cow::Borrowed(&[]),
+            at: 0,
+            next_start: 0,
+        }
+    }
+
+    /// Every row, in order, a slice at a time (all of them at once when in memory): for walks
+    /// that look ahead.
+    pub fn chunks(&self) -> impl Iterator<Item = Cow<'_, [T]>> + '_ {
         let n = self.len();
+        let step = if self.file.is_some() {
+            CHUNK_ROWS
+        } else {
+            n.max(1)
+        };
         (0..n)
-            .step_by(CHUNK_ROWS)
-            .flat_map(move |s| Chunk(self.rows(s, (s + CHUNK_ROWS).min(n)), 0))
+            .step_by(step)
+            .map(move |s| self.rows(s, (s + step).min(n)))
     }
 
     fn fail(&self, e: io::Error) {
@@ -219,15 +235,35 @@ impl<T: Record> Table<T> {
     }
 }
 
-/// The rows of one read, handed out one by one.
-struct Chunk<'a, T: Clone>(Cow<'a, [T]>, usize);
+/// A table's rows one by one: from memory, or read a chunk at a time.
+pub struct Iter<'a, T: Clone> {
+    table: &'a Table<T>,
+    chunk: Cow<'a, [T]>,
+    at: usize,
+    /// The row the next chunk starts at.
+    next_start: usize,
+}
 
-impl<T: Copy> Iterator for Chunk<'_, T> {
+impl<T: Record> Iterator for Iter<'_, T> {
     type Item = T;
+    #[inline]
     fn next(&mut self) -> Option<T> {
-        let r = self.0.get(self.1).copied();
-        self.1 += 1;
-        r
+        if let Some(r) = self.chunk.get(self.at) {
+            self.at += 1;
+            return Some(*r);
+        }
+        let n = self.table.len();
+        if self.next_start >= n {
+            return None;
+        }
+        let end = match self.table.file {
+            Some(_) => (self.next_start + CHUNK_ROWS).min(n),
+            None => n,
+        };
+        self.chunk = self.table.rows(self.next_start, end);
+        self.next_start = end;
+        self.at = 1;
+        self.chunk.first().copied()
     }
 }
 

@@ -37,8 +37,12 @@ impl Exporter for Breach {
         s.incidents = incidents;
         write_atomic(dir, "breach-summary.md", md.as_bytes())?;
         write_atomic_with(dir, "breach-summary.json", |w| {
-            serde_json::to_writer_pretty(&mut *w, &s).map_err(std::io::Error::other)?;
-            w.write_all(b"\n")
+            // The serializer's many small writes land in a buffer it can see into, not one
+            // dynamic call each.
+            let mut w = std::io::BufWriter::with_capacity(1 << 16, w);
+            serde_json::to_writer_pretty(&mut w, &s).map_err(std::io::Error::other)?;
+            std::io::Write::write_all(&mut w, b"\n")?;
+            std::io::Write::flush(&mut w)
         })
     }
 }

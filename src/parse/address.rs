@@ -512,6 +512,41 @@ fn needs_quotes(local: &[u8]) -> bool {
 /// Decode a raw display name: encoded words (RFC 2047), quotes and escapes, raw UTF-8 or
 /// Latin-1, comments' parentheses; whitespace collapsed.
 pub fn decode_phrase(raw: &[u8]) -> String {
+    let mut out = String::new();
+    decode_phrase_into(&mut out, raw);
+    out
+}
+
+/// [`decode_phrase`] appended to `out`. A plain name (printable ASCII and spaces, nothing
+/// quoted, escaped, commented or encoded: most names) is done in place, as the general rule
+/// would (tested against it).
+pub fn decode_phrase_into(out: &mut String, raw: &[u8]) {
+    let plain = raw
+        .iter()
+        .all(|&b| (0x20..0x7f).contains(&b) && !matches!(b, b'"' | b'\\' | b'('))
+        && memchr::memmem::find(raw, b"=?").is_none();
+    let Some(text) = plain.then(|| std::str::from_utf8(raw).ok()).flatten() else {
+        out.push_str(&decode_phrase_general(raw));
+        return;
+    };
+    let start = out.len();
+    for (i, w) in text.split(' ').filter(|w| !w.is_empty()).enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    let seg = &out[start..];
+    let t = seg.trim_matches(|c: char| c == ' ' || c == '\'');
+    let (skip, keep) = (
+        seg.len() - seg.trim_start_matches([' ', '\'']).len(),
+        t.len(),
+    );
+    out.truncate(start + skip + keep);
+    out.drain(start..start + skip);
+}
+
+fn decode_phrase_general(raw: &[u8]) -> String {
     let mut t = super::text::decode_header_value(raw);
     if t.starts_with('(') && t.ends_with(')') && t.len() >= 2 {
         t = t[1..t.len() - 1].to_string();

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use super::{outlook, Outcome, RawExposed, ScanOptions, UnitResult};
 use crate::detect::classify;
 use crate::model::Finding;
-use crate::parse::{address::decode_phrase, date, header, message, text};
+use crate::parse::{address::decode_phrase_into, date, header, message, text};
 use crate::source::files::{read_message_file, FileContent};
 use crate::source::{hex, mbox, InputError, Location, Unit};
 use crate::warning::{Warning, WarningKind};
@@ -361,7 +361,7 @@ pub(super) fn classify_message(
         exposed.text.push_str(&e.addr);
         let addr_end = exposed.text.len() as u32;
         if let Some(n) = e.name {
-            exposed.text.push_str(&decode_phrase(n));
+            decode_phrase_into(&mut exposed.text, n);
         }
         exposed
             .items

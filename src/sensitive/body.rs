@@ -9,6 +9,93 @@ const MAX_PARTS: usize = 200;
 /// (text of the readable parts, attachment file names).
 pub fn message_text(raw: &[u8]) -> (String, Vec<String>) {
     let raw = &raw[..raw.len().min(MAX_BODY)];
+    match plain_ascii_text(raw) {
+        Some(text) => (text, Vec::new()),
+        None => parsed_text(raw),
+    }
+}
+
+/// The common case without a MIME parse: one text/plain part (or no Content-Type), no
+/// transfer encoding, an ASCII-compatible charset and an ASCII body. Its text is then its body
+/// as it stands, which is what the parse gives (tested against it); anything else (folded or
+/// repeated fields, parameters naming a file, other charsets) is left to the parse.
+fn plain_ascii_text(raw: &[u8]) -> Option<String> {
+    let (end, body_start, terminated) = crate::parse::header::header_end(raw);
+    let body = raw.get(body_start..)?;
+    if !terminated || !body.is_ascii() {
+        return None;
+    }
+    let (mut ctype, mut cte) = (None, None);
+    // The field the last line belonged to: 1 Content-Type, 2 Content-Transfer-Encoding.
+    let mut current = 0;
+    for line in raw[..end].split(|&b| b == b'\n') {
+        if matches!(line.first(), Some(b' ' | b'\t')) {
+            if current != 0 && !line.trim_ascii().is_empty() {
+                return None;
+            }
+            continue;
+        }
+        current = 0;
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let value = line[colon + 1..].trim_ascii();
+        match line[..colon].trim_ascii() {
+            n if n.eq_ignore_ascii_case(b"content-type") => {
+                if ctype.replace(value).is_some() {
+                    return None;
+                }
+                current = 1;
+            }
+            n if n.eq_ignore_ascii_case(b"content-transfer-encoding") => {
+                if cte.replace(value).is_some() {
+                    return None;
+                }
+                current = 2;
+            }
+            _ => {}
+        }
+    }
+    if let Some(v) = cte {
+        let v = v.to_ascii_lowercase();
+        if !matches!(&v[..], b"7bit" | b"8bit" | b"binary") {
+            return None;
+        }
+    }
+    if let Some(v) = ctype {
+        let v = std::str::from_utf8(v).ok()?.to_ascii_lowercase();
+        let params = v.strip_prefix("text/plain")?.trim_start();
+        if !(params.is_empty() || params.starts_with(';')) || params.contains("name") {
+            return None;
+        }
+        let mut params = params.split(';').map(str::trim).filter(|p| !p.is_empty());
+        let ascii_compatible = params.all(|p| match p.split_once('=') {
+            Some(("charset", c)) => matches!(
+                c.trim_matches('"'),
+                "us-ascii"
+                    | "ascii"
+                    | "utf-8"
+                    | "utf8"
+                    | "iso-8859-1"
+                    | "iso-8859-15"
+                    | "windows-1252"
+            ),
+            Some((k, _)) => k != "charset",
+            None => false,
+        });
+        if !ascii_compatible {
+            return None;
+        }
+    }
+    let mut text = String::with_capacity(body.len() + 1);
+    text.push_str(std::str::from_utf8(body).ok()?);
+    text.push('\n');
+    text.truncate(MAX_BODY);
+    Some(text)
+}
+
+/// Any message: parsed (text/plain and text/html parts, decoded) and its attachment names.
+fn parsed_text(raw: &[u8]) -> (String, Vec<String>) {
     let raw = slim(raw);
     let mut text = String::new();
     let mut names = Vec::new();
@@ -151,6 +238,58 @@ Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--B--\r\n";
         assert!(text.contains("Mental") && text.contains("health"), "{text}");
         assert!(!text.contains("xhiv"), "scripts are not text: {text}");
         assert_eq!(names, ["safeguarding-list.pdf"]);
+    }
+
+    #[test]
+    fn plain_messages_read_without_the_parse_give_what_the_parse_gives() {
+        let bodies: [&[u8]; 4] = [
+            b"Peer support group: next meeting.\r\nThanks\r\n",
+            b"",
+            b"line\nwith LF only\n\n>From here\n",
+            b"   spaces  \t tabs\r\n",
+        ];
+        let headers: [&str; 9] = [
+            "From: a@x.test\r\nTo: b@x.test\r\n",
+            "From: a@x.test\r\nContent-Type: text/plain\r\n",
+            "Content-Type: TEXT/PLAIN; charset=\"UTF-8\"; format=flowed\r\nMIME-Version: 1.0\r\n",
+            "Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: 7bit\r\n",
+            "content-transfer-encoding: 8BIT\r\nSubject: x\r\n",
+            "To: a@x.test,\r\n b@x.test\r\nContent-Type: text/plain;charset=us-ascii\r\n",
+            "Content-Type: text/plain; delsp=yes\nTo: c@x.test\n",
+            "Subject: no colon line next\r\nX-Odd\r\n",
+            "Content-Transfer-Encoding: binary\r\n",
+        ];
+        let mut fast = 0;
+        for h in headers {
+            for b in bodies {
+                let mut raw = h.as_bytes().to_vec();
+                raw.extend_from_slice(b"\r\n");
+                raw.extend_from_slice(b);
+                let quick = plain_ascii_text(&raw);
+                fast += usize::from(quick.is_some());
+                if let Some(q) = quick {
+                    assert_eq!((q, Vec::new()), parsed_text(&raw), "{h:?} {b:?}");
+                }
+            }
+        }
+        assert_eq!(fast, 36, "every one of these takes the quick way");
+        // And these do not (the parse decides).
+        for h in [
+            "Content-Type: text/html\r\n",
+            "Content-Type: text/plain; name=\"list.txt\"\r\n",
+            "Content-Type: text/plain; charset=utf-16\r\n",
+            "Content-Transfer-Encoding: base64\r\n",
+            "Content-Type: text/plain\r\nContent-Type: text/html\r\n",
+            "Content-Type: text/plain;\r\n charset=utf-8\r\n",
+            "Content-Type: multipart/mixed; boundary=b\r\n",
+        ] {
+            let raw = format!("{h}\r\nHello\r\n");
+            assert_eq!(plain_ascii_text(raw.as_bytes()), None, "{h:?}");
+        }
+        assert_eq!(
+            plain_ascii_text(b"To: a@x.test\r\n\r\ncaf\xc3\xa9\r\n"),
+            None
+        );
     }
 
     #[test]

@@ -208,3 +208,42 @@ fn stray_closing_parenthesis_regression() {
     );
     assert_eq!(addrs(")"), Vec::<String>::new());
 }
+
+#[test]
+fn plain_names_are_decoded_as_the_general_rule_decodes_them() {
+    for raw in [
+        "Alice Smith",
+        "  Alice   Smith  ",
+        "'Alice Smith'",
+        "' ' Bob ' '",
+        "''",
+        "",
+        "   ",
+        "O'Brien, Pat",
+        "Smith; J.",
+        "a' 'b",
+        "x'",
+        "Dr. Who <not an addr",
+    ] {
+        let mut fast = String::from("prefix");
+        decode_phrase_into(&mut fast, raw.as_bytes());
+        assert_eq!(
+            fast,
+            format!("prefix{}", decode_phrase_general(raw.as_bytes())),
+            "{raw:?}"
+        );
+    }
+    // Not plain: the general rule.
+    for raw in [
+        "\"Smith, Alice\"",
+        "=?utf-8?q?Caf=C3=A9?=",
+        "(Bob)",
+        "a\\b",
+        "tab\there",
+        "Zoë",
+    ] {
+        let mut out = String::new();
+        decode_phrase_into(&mut out, raw.as_bytes());
+        assert_eq!(out, decode_phrase_general(raw.as_bytes()), "{raw:?}");
+    }
+}
