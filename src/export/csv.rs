@@ -272,17 +272,7 @@ pub fn write_all(doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
     std::thread::scope(|s| {
         let handles: Vec<_> = jobs
             .iter()
-            .enumerate()
-            .map(|(i, job)| {
-                s.spawn(move || {
-                    let t = std::time::Instant::now();
-                    let r = job(doc, dir);
-                    if std::env::var_os("BT").is_some() {
-                        eprintln!("csv {i}: {:?}", t.elapsed());
-                    }
-                    r
-                })
-            })
+            .map(|job| s.spawn(move || job(doc, dir)))
             .collect();
         let mut first_error = Ok(());
         for h in handles {

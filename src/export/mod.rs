@@ -110,16 +110,7 @@ pub fn write_report(doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
     std::thread::scope(|s| {
         let handles: Vec<_> = all
             .iter()
-            .map(|e| {
-                s.spawn(move || {
-                    let t = std::time::Instant::now();
-                    let r = e.write(doc, dir);
-                    if std::env::var_os("BT").is_some() {
-                        eprintln!("{:?}: {:?}", e.files()[0], t.elapsed());
-                    }
-                    r
-                })
-            })
+            .map(|e| s.spawn(move || e.write(doc, dir)))
             .collect();
         let mut first = Ok(());
         for h in handles {
