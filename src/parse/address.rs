@@ -517,24 +517,34 @@ pub fn decode_phrase(raw: &[u8]) -> String {
     out
 }
 
-/// [`decode_phrase`] appended to `out`. A plain name (printable ASCII and spaces, nothing
-/// quoted, escaped, commented or encoded: most names) is done in place, as the general rule
-/// would (tested against it).
+/// [`decode_phrase`] appended to `out`. A plain name (printable ASCII and spaces, perhaps
+/// quoted, nothing escaped, commented or encoded: most names) is done in place, as the general
+/// rule would (tested against it).
 pub fn decode_phrase_into(out: &mut String, raw: &[u8]) {
     let plain = raw
         .iter()
-        .all(|&b| (0x20..0x7f).contains(&b) && !matches!(b, b'"' | b'\\' | b'('))
+        .all(|&b| (0x20..0x7f).contains(&b) && !matches!(b, b'\\' | b'('))
         && memchr::memmem::find(raw, b"=?").is_none();
     let Some(text) = plain.then(|| std::str::from_utf8(raw).ok()).flatten() else {
         out.push_str(&decode_phrase_general(raw));
         return;
     };
     let start = out.len();
-    for (i, w) in text.split(' ').filter(|w| !w.is_empty()).enumerate() {
-        if i > 0 {
+    // Quotes are dropped wherever they are ("Doe, Jane" is Doe, Jane).
+    let mut first = true;
+    for w in text.split(' ') {
+        if w.bytes().all(|b| b == b'"') {
+            continue;
+        }
+        if !first {
             out.push(' ');
         }
-        out.push_str(w);
+        first = false;
+        if w.contains('"') {
+            out.extend(w.chars().filter(|&c| c != '"'));
+        } else {
+            out.push_str(w);
+        }
     }
     let seg = &out[start..];
     let t = seg.trim_matches(|c: char| c == ' ' || c == '\'');

@@ -224,6 +224,11 @@ fn plain_names_are_decoded_as_the_general_rule_decodes_them() {
         "a' 'b",
         "x'",
         "Dr. Who <not an addr",
+        "\"Doe, Jane\"",
+        "\" Doe \"  \"Jane\"",
+        "a\"b",
+        "\"\"",
+        "' \"x\" '",
     ] {
         let mut fast = String::from("prefix");
         decode_phrase_into(&mut fast, raw.as_bytes());
@@ -235,7 +240,7 @@ fn plain_names_are_decoded_as_the_general_rule_decodes_them() {
     }
     // Not plain: the general rule.
     for raw in [
-        "\"Smith, Alice\"",
+        "\"a\\\"b\"",
         "=?utf-8?q?Caf=C3=A9?=",
         "(Bob)",
         "a\\b",
