@@ -128,6 +128,47 @@ fn rows_past_the_limit_give_the_same_report() {
 }
 
 #[test]
+fn merge_keeps_rows_past_the_limit_too() {
+    let d = tempfile::tempdir().unwrap();
+    let input = corpus(d.path());
+    let tmp = d.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let whole = d.path().join("whole");
+    let o = scan_with(&input, &whole, &tmp, None);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let part = d.path().join("p.jsonl");
+    let o = bin()
+        .args(["scan", "-q", "--min-exposed", "5", "--partial"])
+        .arg(&part)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let merged = d.path().join("merged");
+    let o = bin()
+        .env("TMPDIR", &tmp)
+        .args(["merge", "--memory-limit", "1K", "--out"])
+        .arg(&merged)
+        .arg(&part)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("passed --memory-limit"),
+        "{}",
+        stdout(&o)
+    );
+    for f in ["incidents.csv", "affected.csv", "exposures.csv"] {
+        assert_eq!(
+            std::fs::read(whole.join(f)).unwrap(),
+            std::fs::read(merged.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+}
+
+#[test]
 fn an_unwritable_temporary_directory_stops_the_run_without_a_report() {
     let d = tempfile::tempdir().unwrap();
     let input = corpus(d.path());
