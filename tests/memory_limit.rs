@@ -73,8 +73,13 @@ fn scan_with(input: &Path, out: &Path, tmp: &Path, limit: Option<&str>) -> std::
     cmd.output().unwrap()
 }
 
-#[test]
-fn rows_past_the_limit_give_the_same_report() {
+/// The corpus, an empty $TMPDIR, and the report without a limit (the output of that run).
+fn whole_run() -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
     let d = tempfile::tempdir().unwrap();
     let input = corpus(d.path());
     let tmp = d.path().join("tmp");
@@ -83,6 +88,12 @@ fn rows_past_the_limit_give_the_same_report() {
     let o = scan_with(&input, &whole, &tmp, None);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(!stdout(&o).contains("--memory-limit"), "{}", stdout(&o));
+    (d, input, tmp, whole)
+}
+
+#[test]
+fn rows_past_the_limit_give_the_same_report() {
+    let (d, input, tmp, whole) = whole_run();
     let rows = csv_rows(&whole.join("exposures.csv")).len();
     assert!(rows > 1000, "{rows} rows");
     // People in several incidents: their lists are what the sorted runs rebuild.
@@ -129,13 +140,7 @@ fn rows_past_the_limit_give_the_same_report() {
 
 #[test]
 fn merge_keeps_rows_past_the_limit_too() {
-    let d = tempfile::tempdir().unwrap();
-    let input = corpus(d.path());
-    let tmp = d.path().join("tmp");
-    std::fs::create_dir(&tmp).unwrap();
-    let whole = d.path().join("whole");
-    let o = scan_with(&input, &whole, &tmp, None);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (d, input, tmp, whole) = whole_run();
     let part = d.path().join("p.jsonl");
     let o = bin()
         .args(["scan", "-q", "--min-exposed", "5", "--partial"])

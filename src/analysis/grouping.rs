@@ -208,21 +208,9 @@ fn required_overlap(t: f64, a: usize, b: usize) -> usize {
 mod tests {
     use super::*;
 
-    /// Size of the overlap of two ascending lists.
+    /// Size of the overlap of two ascending lists (needing nothing, the merge runs to the end).
     fn overlap(a: &[u32], b: &[u32]) -> usize {
-        let (mut i, mut j, mut n) = (0, 0, 0);
-        while i < a.len() && j < b.len() {
-            match a[i].cmp(&b[j]) {
-                std::cmp::Ordering::Less => i += 1,
-                std::cmp::Ordering::Greater => j += 1,
-                std::cmp::Ordering::Equal => {
-                    n += 1;
-                    i += 1;
-                    j += 1;
-                }
-            }
-        }
-        n
+        overlap_at_least(a, b, 0).unwrap_or(0)
     }
 
     /// The definition: every pair compared.
