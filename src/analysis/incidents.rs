@@ -82,11 +82,16 @@ pub(super) fn group(
     // cached-key sort moves each message once).
     msgs.sort_by_cached_key(|m| m.incident);
 
+    let width = super::id_width(incident_of_root.len());
     let mut incidents: Vec<Incident> = Vec::with_capacity(incident_of_root.len());
     for (idx, m) in msgs.iter().enumerate() {
         if m.incident == incidents.len() {
             incidents.push(Incident {
-                id: super::incident_id(m.incident, incident_of_root.len()),
+                id: {
+                    let mut id = String::with_capacity(12);
+                    super::push_incident_id(&mut id, m.incident, width);
+                    id
+                },
                 messages: Vec::new(),
                 first_sent: None,
                 last_sent: None,

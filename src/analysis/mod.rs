@@ -228,9 +228,10 @@ impl Report {
         let i = self
             .exposures
             .partition_point(s, e, |x| self.str(x.addr) < addr);
-        self.exposures
-            .get(i)
-            .filter(|x| i < e && self.str(x.addr) == addr)
+        (i < e)
+            .then(|| self.exposures.get(i))
+            .flatten()
+            .filter(|x| self.str(x.addr) == addr)
     }
 
     /// Whether every row kept on file could be read back (a report written from rows that
@@ -246,20 +247,13 @@ impl Report {
     }
 }
 
-/// The id of incident `k` (from 0) among `n`: `INC-0001`, as wide as the largest (at least 4
-/// digits), so ids sort as numbers.
-pub fn incident_id(k: usize, n: usize) -> String {
-    let mut s = String::with_capacity(12);
-    push_incident_id(&mut s, k, id_width(n));
-    s
-}
-
-/// The digits of the ids of `n` incidents.
+/// The digits of the ids of `n` incidents: as wide as the largest (at least 4), so ids sort
+/// as numbers.
 pub fn id_width(n: usize) -> usize {
     n.to_string().len().max(4)
 }
 
-/// [`incident_id`] appended to `out`, `width` from [`id_width`].
+/// The id of incident `k` (from 0), `INC-0001`, appended to `out`; `width` from [`id_width`].
 pub fn push_incident_id(out: &mut String, k: usize, width: usize) {
     use std::fmt::Write;
     let _ = write!(out, "INC-{:0width$}", k + 1);

@@ -171,8 +171,11 @@ impl<T: Record> Table<T> {
         }
     }
 
-    /// Row `i` (`None` if it cannot be read: see [`Table::check`]).
+    /// Row `i` (`None` past the end, or if it cannot be read: see [`Table::check`]).
     pub fn get(&self, i: usize) -> Option<T> {
+        if i >= self.len() {
+            return None;
+        }
         self.rows(i, i + 1).first().copied()
     }
 

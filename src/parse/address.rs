@@ -546,13 +546,10 @@ pub fn decode_phrase_into(out: &mut String, raw: &[u8]) {
             out.push_str(w);
         }
     }
-    let seg = &out[start..];
-    let t = seg.trim_matches(|c: char| c == ' ' || c == '\'');
-    let (skip, keep) = (
-        seg.len() - seg.trim_start_matches([' ', '\'']).len(),
-        t.len(),
-    );
-    out.truncate(start + skip + keep);
+    // Trimmed of spaces and apostrophes at both ends, in place.
+    let end = start + out[start..].trim_end_matches([' ', '\'']).len();
+    out.truncate(end);
+    let skip = end - start - out[start..].trim_start_matches([' ', '\'']).len();
     out.drain(start..start + skip);
 }
 
