@@ -6,15 +6,16 @@
 mod timeline;
 
 use std::collections::HashSet;
+use std::io::Write;
 use std::path::Path;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::figures::{by_weight, domain_of, Figures};
-use super::{base64, write_atomic, Document, ExportError, Exporter};
+use super::{base64, write_atomic_with, Document, ExportError, Exporter};
 use crate::analysis::Report;
-use crate::parse::date::rfc3339;
+use crate::parse::date::{civil, rfc3339};
 
 const TEMPLATE: &str = include_str!("report.html");
 const STYLE: &str = include_str!("report.css");
@@ -27,6 +28,12 @@ const INPUTS_LISTED: usize = 500;
 /// Incident rows in the table at first (the script shows more, and sorts and filters them all).
 const PAGE: usize = 500;
 const LOCATIONS_PER_WARNING: usize = 5;
+/// Where the two large parts go in the template's text, written straight to the file rather
+/// than through the template engine (40,000 incidents make ~18 MB of them). Both contain `<`,
+/// which auto-escaping turns into `&lt;` in anything taken from mail, so only the template
+/// itself can hold them.
+const TIMELINE_SLOT: &str = "<!--bccaudit:timeline-->";
+const DATA_SLOT: &str = "<!--bccaudit:incident-data-->";
 
 /// report.html.
 pub struct Html;
@@ -36,13 +43,18 @@ impl Exporter for Html {
         &["report.html"]
     }
     fn write(&self, doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
-        let html = render(doc, doc.figures())?;
-        write_atomic(dir, "report.html", html.as_bytes())
+        let figures = doc.figures();
+        let order = by_weight(&doc.report.incidents, figures);
+        let rows = incident_rows(doc.report, figures, &order);
+        let text = render_page(doc, figures, &order, &rows)?;
+        write_atomic_with(dir, "report.html", |w| {
+            write_page(&text, doc.report, &rows, w)
+        })
     }
 }
 
 #[derive(Serialize)]
-struct Page {
+struct Page<'a> {
     csp: String,
     style: &'static str,
     script: &'static str,
@@ -56,13 +68,15 @@ struct Page {
     inputs: Vec<InputRow>,
     inputs_omitted: usize,
     tiles: Vec<Tile>,
-    timeline: String,
-    /// The first page of rows (all of them are in `incident_data`).
-    incidents: Vec<IncidentRow>,
+    /// [`TIMELINE_SLOT`]: the SVG is written in its place.
+    timeline: &'static str,
+    /// The first page of rows (all of them are in the incident data).
+    incidents: &'a [IncidentRow<'a>],
     incidents_total: usize,
     page: usize,
-    /// Every incident row as JSON, for the script (a data block: never executed).
-    incident_data: String,
+    /// [`DATA_SLOT`]: every incident row as JSON is written in its place, for the script (a
+    /// data block: never executed).
+    incident_data: &'static str,
     details: Vec<Detail>,
     details_omitted: usize,
     report_addresses: bool,
@@ -87,15 +101,15 @@ struct Tile {
 }
 
 #[derive(Serialize)]
-struct IncidentRow {
-    id: String,
+struct IncidentRow<'a> {
+    id: &'a str,
     detailed: bool,
     first: String,
     first_ts: i64,
     last: String,
     last_ts: i64,
     senders: String,
-    subject: String,
+    subject: &'a str,
     messages: usize,
     exposed: usize,
     external: usize,
@@ -146,14 +160,47 @@ struct WarningRow {
     locations: Vec<String>,
 }
 
-/// The page as text.
+/// The page as text (for tests and callers that want it whole).
 pub fn render(doc: &Document<'_>, figures: &Figures) -> Result<String, ExportError> {
-    let page = page(doc, figures);
+    let order = by_weight(&doc.report.incidents, figures);
+    let rows = incident_rows(doc.report, figures, &order);
+    let text = render_page(doc, figures, &order, &rows)?;
+    let mut out = Vec::new();
+    write_page(&text, doc.report, &rows, &mut out)
+        .map_err(|e| ExportError::Refused(e.to_string()))?;
+    String::from_utf8(out).map_err(|e| ExportError::Refused(e.to_string()))
+}
+
+/// The template rendered, with the two slots where the large parts go.
+fn render_page(
+    doc: &Document<'_>,
+    figures: &Figures,
+    order: &[usize],
+    rows: &[IncidentRow<'_>],
+) -> Result<String, ExportError> {
+    let page = page(doc, figures, order, rows);
     let mut env = minijinja::Environment::new();
     env.add_template("report.html", TEMPLATE)
         .and_then(|()| env.get_template("report.html"))
         .and_then(|t| t.render(minijinja::value::Serde(&page)))
         .map_err(|e| ExportError::Refused(format!("report.html: {e}")))
+}
+
+/// The rendered page with the timeline and the incident data written into their slots.
+fn write_page(
+    text: &str,
+    report: &Report,
+    rows: &[IncidentRow<'_>],
+    w: &mut dyn Write,
+) -> std::io::Result<()> {
+    let missing = || std::io::Error::other("report.html: the template lost a slot");
+    let (head, rest) = text.split_once(TIMELINE_SLOT).ok_or_else(missing)?;
+    let (middle, tail) = rest.split_once(DATA_SLOT).ok_or_else(missing)?;
+    w.write_all(head.as_bytes())?;
+    timeline::write_svg(report, w)?;
+    w.write_all(middle.as_bytes())?;
+    write_json_data(rows, w)?;
+    w.write_all(tail.as_bytes())
 }
 
 /// `'sha256-…'` of an inline element's text, for the Content-Security-Policy.
@@ -163,10 +210,31 @@ fn csp_hash(text: &str) -> String {
 
 /// JSON for a `<script type="application/json">` block: nothing in it can close the element or
 /// open a comment (`<` is written `\u003c`), so text from mail stays data.
-fn json_data<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value)
-        .unwrap_or_else(|_| "[]".into())
-        .replace('<', "\\u003c")
+fn write_json_data<T: Serialize + ?Sized>(value: &T, w: &mut dyn Write) -> std::io::Result<()> {
+    // serde writes many small pieces: buffered first, so `<` is looked for in large blocks.
+    let mut buffered = std::io::BufWriter::with_capacity(1 << 16, NoLessThan(w));
+    serde_json::to_writer(&mut buffered, value).map_err(std::io::Error::other)?;
+    buffered.flush()
+}
+
+/// A writer that writes `<` as the JSON escape `\u003c` (only ever inside JSON strings: `<`
+/// is no JSON syntax).
+struct NoLessThan<'w>(&'w mut dyn Write);
+
+impl Write for NoLessThan<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut rest = buf;
+        while let Some(i) = memchr::memchr(b'<', rest) {
+            self.0.write_all(&rest[..i])?;
+            self.0.write_all(b"\\u003c")?;
+            rest = &rest[i + 1..];
+        }
+        self.0.write_all(rest)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 fn size_text(n: u64) -> String {
@@ -178,9 +246,13 @@ fn size_text(n: u64) -> String {
     }
 }
 
+/// `2024-01-31 09:30:00` (UTC), or "(undated)".
 fn date_text(t: Option<i64>) -> String {
-    t.map(|t| rfc3339(t).replace('T', " ").replace('Z', ""))
-        .unwrap_or_else(|| "(undated)".into())
+    let Some(t) = t else {
+        return "(undated)".into();
+    };
+    let (y, m, d, h, mi, s) = civil(t);
+    format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}")
 }
 
 /// A sender as shown: in full (staff accounts), unless it is itself an exposed external address
@@ -199,7 +271,12 @@ impl Senders<'_> {
     }
 }
 
-fn page(doc: &Document<'_>, figures: &Figures) -> Page {
+fn page<'a>(
+    doc: &'a Document<'_>,
+    figures: &Figures,
+    order: &[usize],
+    rows: &'a [IncidentRow<'a>],
+) -> Page<'a> {
     let (scan, report, run, opts) = (doc.scan, doc.report, doc.run, doc.options);
     let d = &run.detection;
     let mut rule = format!(
@@ -277,44 +354,9 @@ fn page(doc: &Document<'_>, figures: &Figures) -> Page {
             alert: figures.reply_all > 0,
         },
     ];
-    let order = by_weight(&report.incidents, figures);
-    let detailed: HashSet<usize> = order.iter().copied().take(DETAILED).collect();
     let senders = Senders {
         exposed: &figures.exposed_senders,
     };
-    let incidents: Vec<IncidentRow> = order
-        .iter()
-        .map(|&k| {
-            let i = &report.incidents[k];
-            IncidentRow {
-                id: i.id.clone(),
-                detailed: detailed.contains(&k),
-                first: date_text(i.first_sent),
-                first_ts: i.first_sent.unwrap_or(0),
-                last: date_text(i.last_sent),
-                last_ts: i.last_sent.unwrap_or(0),
-                senders: i
-                    .senders
-                    .iter()
-                    .map(|s| senders.show(s))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                subject: i.subject.clone(),
-                messages: i.messages.len(),
-                exposed: i.exposed,
-                external: i.external,
-                audience: i.audience,
-                reply_all: i.reply_all,
-                custodians: i.custodians.join(", "),
-                sensitive: i.sensitive.join(", "),
-                risk: figures.incidents[k].risk.label(),
-                risk_rank: figures.incidents[k].risk as u8,
-            }
-        })
-        .collect();
-    let incident_data = json_data(&incidents);
-    // The template shows the first page; the script has them all.
-    let incidents: Vec<IncidentRow> = incidents.into_iter().take(PAGE).collect();
     let details = order
         .iter()
         .take(DETAILED)
@@ -356,17 +398,59 @@ fn page(doc: &Document<'_>, figures: &Figures) -> Page {
         inputs,
         inputs_omitted: scan.inputs.len().saturating_sub(INPUTS_LISTED),
         tiles,
-        timeline: timeline::svg(report),
-        incidents,
+        timeline: TIMELINE_SLOT,
+        incidents: &rows[..rows.len().min(PAGE)],
         incidents_total: report.incidents.len(),
         page: PAGE,
-        incident_data,
+        incident_data: DATA_SLOT,
         details,
         details_omitted: report.incidents.len().saturating_sub(DETAILED),
         report_addresses: opts.report_addresses,
         warnings,
         errors: scan.errors.iter().map(|e| e.to_string()).collect(),
     }
+}
+
+/// Every incident's row for the table, heaviest first.
+fn incident_rows<'a>(
+    report: &'a Report,
+    figures: &Figures,
+    order: &[usize],
+) -> Vec<IncidentRow<'a>> {
+    let detailed: HashSet<usize> = order.iter().copied().take(DETAILED).collect();
+    let senders = Senders {
+        exposed: &figures.exposed_senders,
+    };
+    order
+        .iter()
+        .map(|&k| {
+            let i = &report.incidents[k];
+            IncidentRow {
+                id: &i.id,
+                detailed: detailed.contains(&k),
+                first: date_text(i.first_sent),
+                first_ts: i.first_sent.unwrap_or(0),
+                last: date_text(i.last_sent),
+                last_ts: i.last_sent.unwrap_or(0),
+                senders: i
+                    .senders
+                    .iter()
+                    .map(|s| senders.show(s))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                subject: &i.subject,
+                messages: i.messages.len(),
+                exposed: i.exposed,
+                external: i.external,
+                audience: i.audience,
+                reply_all: i.reply_all,
+                custodians: i.custodians.join(", "),
+                sensitive: i.sensitive.join(", "),
+                risk: figures.incidents[k].risk.label(),
+                risk_rank: figures.incidents[k].risk as u8,
+            }
+        })
+        .collect()
 }
 
 fn detail(
@@ -447,7 +531,13 @@ mod tests {
 
     #[test]
     fn json_data_cannot_close_its_element() {
-        let s = json_data(&vec!["</script><script>alert(1)</script>", "<!--"]);
+        let mut out = Vec::new();
+        write_json_data(
+            &vec!["</script><script>alert(1)</script>", "<!--"],
+            &mut out,
+        )
+        .unwrap();
+        let s = String::from_utf8(out).unwrap();
         assert!(!s.contains('<'), "{s}");
         let back: Vec<String> = serde_json::from_str(&s).unwrap();
         assert_eq!(back[0], "</script><script>alert(1)</script>");

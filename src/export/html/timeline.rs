@@ -3,7 +3,7 @@
 //! is a day, a week, a month or a quarter, whichever keeps the bars countable, so a week of
 //! mail and ten years of it both read.
 
-use std::fmt::Write;
+use std::io::Write;
 
 use crate::analysis::Report;
 use crate::parse::date::{civil, rfc3339};
@@ -28,18 +28,17 @@ const PERIODS: &[(i64, &str)] = &[
 ];
 
 /// The SVG (escaped text only: every label is made here from numbers and dates).
-pub fn svg(report: &Report) -> String {
+pub fn write_svg(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     let dated: Vec<(i64, usize)> = report
         .messages
         .iter()
         .filter_map(|m| Some((m.finding.date?, m.exposed_count)))
         .collect();
-    let mut out = String::new();
     let (Some(first), Some(last)) = (
         dated.iter().map(|d| d.0).min(),
         dated.iter().map(|d| d.0).max(),
     ) else {
-        return "<p class=\"muted\">No exposing message has a date.</p>".into();
+        return out.write_all(b"<p class=\"muted\">No exposing message has a date.</p>");
     };
     let (period, name) = PERIODS
         .iter()
@@ -56,18 +55,18 @@ pub fn svg(report: &Report) -> String {
     let span = (bars as i64 * period) as f64;
     let x_of = |t: i64| LEFT + (t - start) as f64 / span * (WIDTH - LEFT - RIGHT);
     let bar_w = ((WIDTH - LEFT - RIGHT) / bars as f64).max(1.0);
-    let _ = write!(
+    write!(
         out,
         "<svg id=\"timeline-svg\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"People exposed per {name}, {} to {}\">",
         &rfc3339(first)[..10],
         &rfc3339(last)[..10]
-    );
-    let _ = write!(
+    )?;
+    write!(
         out,
         "<title>People exposed per {name}; red marks: incidents</title>"
-    );
+    )?;
     // Axes and the largest value.
-    let _ = write!(
+    write!(
         out,
         "<line class=\"axis\" x1=\"{LEFT}\" y1=\"{BASE}\" x2=\"{}\" y2=\"{BASE}\"/>\
          <line class=\"axis\" x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{BASE}\"/>\
@@ -77,25 +76,25 @@ pub fn svg(report: &Report) -> String {
         LEFT - 4.0,
         TOP + 8.0,
         LEFT - 4.0,
-    );
+    )?;
     for (i, &n) in people.iter().enumerate() {
         if n == 0 {
             continue;
         }
         let h = (n as f64 / max as f64 * (BASE - TOP)).max(1.5);
         let t = start + i as i64 * period;
-        let _ = write!(
+        write!(
             out,
             "<rect class=\"bar\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\"><title>{} ({name}): {n} people exposed</title></rect>",
             x_of(t),
             BASE - h,
             (bar_w * 0.85).max(1.0),
             &rfc3339(t)[..10],
-        );
+        )?;
     }
     for inc in &report.incidents {
         if let Some(t) = inc.first_sent {
-            let _ = write!(
+            write!(
                 out,
                 "<circle class=\"mark\" cx=\"{:.1}\" cy=\"{}\" r=\"3.5\"><title>{}: first sent {}, {} people exposed</title></circle>",
                 x_of(t) + bar_w * 0.42,
@@ -103,20 +102,19 @@ pub fn svg(report: &Report) -> String {
                 inc.id,
                 &rfc3339(t)[..10],
                 inc.exposed
-            );
+            )?;
         }
     }
     for (t, label) in ticks(start, start + bars as i64 * period) {
-        let _ = write!(
+        write!(
             out,
             "<line class=\"axis\" x1=\"{x:.1}\" y1=\"{BASE}\" x2=\"{x:.1}\" y2=\"{}\"/><text x=\"{x:.1}\" y=\"{}\" text-anchor=\"middle\">{label}</text>",
             BASE + 4.0,
             BASE + 34.0,
             x = x_of(t),
-        );
+        )?;
     }
-    out.push_str("</svg>");
-    out
+    out.write_all(b"</svg>")
 }
 
 /// Date labels for the axis: years, months or days, at most about ten.
