@@ -30,16 +30,20 @@ impl BufferPool {
     /// At most this many buffers wait in the pool.
     const KEEP: usize = 8;
 
+    /// A buffer of at least `capacity`: a pooled one that is large enough, else a new one (a
+    /// smaller pooled buffer is not grown: growing copies its whole old capacity).
     fn take(&self, capacity: usize) -> Vec<u8> {
-        let mut v = self
-            .0
-            .lock()
-            .ok()
-            .and_then(|mut p| p.pop())
-            .unwrap_or_default();
-        v.clear();
-        v.reserve(capacity);
-        v
+        let pooled = self.0.lock().ok().and_then(|mut p| {
+            let i = p.iter().position(|v| v.capacity() >= capacity)?;
+            Some(p.swap_remove(i))
+        });
+        match pooled {
+            Some(mut v) => {
+                v.clear();
+                v
+            }
+            None => Vec::with_capacity(capacity),
+        }
     }
 
     fn give(&self, v: Vec<u8>) {
