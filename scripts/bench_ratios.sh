@@ -24,8 +24,9 @@ mkdir -p "$dir"
 [ -f "$dir/realistic.mbox" ] || "$gen" "$dir/realistic.mbox" 2G
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-# Let earlier writes and deletions settle: the small unflagged runs feel any I/O in flight.
-sync; sleep 5
+# Let earlier writes and deletions settle before each benchmark: the small runs feel any I/O
+# still in flight (the scale benchmark writes ~1.4 GB of reports per run).
+settle() { rm -rf "${out:?}"/*; sync; sleep 5; }
 
 # "seconds KB" of one scan, each into a directory of its own, all removed at the end: deleting
 # the last report before a run slows that run's fsyncs down (on a file system mounted with
@@ -40,6 +41,7 @@ median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
 for name in a scale; do
   f="$dir/$name.mbox"
+  settle
   cat "$f" >/dev/null
   : >"$out/flagged"; : >"$out/plain"; : >"$out/rss"
   for _ in 1 2 3; do
@@ -52,6 +54,7 @@ for name in a scale; do
 done
 
 f="$dir/realistic.mbox"
+settle
 cat "$f" >/dev/null
 : >"$out/ours"; : >"$out/grep"
 for _ in 1 2 3; do

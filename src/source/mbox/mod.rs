@@ -257,7 +257,10 @@ impl MboxSource {
                 v
             }
             None => {
-                let mut v = self.pool.take(want);
+                // Room for one doubling: a message cut by the end of the window grows into it
+                // without a reallocation (which copies into freshly faulted pages).
+                let room = (2 * BATCH_BYTES).min(self.max_window).max(want);
+                let mut v = self.pool.take(room);
                 v.extend_from_slice(self.window());
                 v
             }
