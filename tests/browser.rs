@@ -127,6 +127,8 @@ fn hostile_subjects_and_names_render_as_text_and_run_nothing() {
         "<script>window.__pwned='script'</script>",
         "<svg onload=\"window.__pwned='svg'\"></svg>",
         "\"><iframe srcdoc=\"<script>parent.__pwned='iframe'</script>\">",
+        // The page's own slots for the timeline and the incident data: text from mail.
+        "<!--bccaudit:timeline--><!--bccaudit:incident-data-->",
     ];
     let d = tempfile::tempdir().unwrap();
     let mut msgs = Vec::new();

@@ -160,17 +160,6 @@ struct WarningRow {
     locations: Vec<String>,
 }
 
-/// The page as text (for tests and callers that want it whole).
-pub fn render(doc: &Document<'_>, figures: &Figures) -> Result<String, ExportError> {
-    let order = by_weight(&doc.report.incidents, figures);
-    let rows = incident_rows(doc.report, figures, &order);
-    let text = render_page(doc, figures, &order, &rows)?;
-    let mut out = Vec::new();
-    write_page(&text, doc.report, &rows, &mut out)
-        .map_err(|e| ExportError::Refused(e.to_string()))?;
-    String::from_utf8(out).map_err(|e| ExportError::Refused(e.to_string()))
-}
-
 /// The template rendered, with the two slots where the large parts go.
 fn render_page(
     doc: &Document<'_>,
