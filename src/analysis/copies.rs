@@ -2,11 +2,9 @@
 //! content key) merged into one message with several locations; the order messages are
 //! walked in.
 
-use std::collections::HashMap;
-
+use super::fx::{FxMap, FxSet};
 use super::Message;
 use crate::model::Finding;
-use crate::source::Location;
 
 /// Merge copies; returns unique messages in order of first appearance.
 ///
@@ -15,9 +13,10 @@ use crate::source::Location;
 /// from the notification list. Such reuses are counted (the second return value).
 pub(super) fn merge_copies(findings: Vec<Finding>) -> (Vec<Message>, usize) {
     let mut copies = crate::identity::Copies::default();
-    // Message-ID alone → the first Message-ID-with-recipients key seen with it.
-    let mut ids_seen: HashMap<u64, u64> = HashMap::new();
-    let mut id_keys_seen: std::collections::HashSet<u64> = Default::default();
+    // Message-ID alone → the first Message-ID-with-recipients key seen with it. The keys are
+    // already hashes (SHA-256 prefixes): no need to hash them again with SipHash.
+    let mut ids_seen: FxMap<u64, u64> = FxMap::default();
+    let mut id_keys_seen: FxSet<u64> = FxSet::default();
     let mut conflicts = 0;
     for f in &findings {
         copies.add(&f.keys);
@@ -27,28 +26,27 @@ pub(super) fn merge_copies(findings: Vec<Finding>) -> (Vec<Message>, usize) {
             }
         }
     }
-    let mut out: Vec<Message> = Vec::new();
-    let mut slot: HashMap<u32, usize> = HashMap::new();
-    for f in findings {
-        let loc = f.location.clone();
-        let sha = f.sha256.clone().unwrap_or_default();
-        match copies
-            .group(&f.keys)
-            .and_then(|g| slot.get(&g).map(|&m| (g, m)))
-        {
-            Some((_, m)) => {
-                out[m].custodians.push(f.custodian.clone());
-                out[m].sources.push(loc);
-                out[m].sha256.push(sha);
+    let mut out: Vec<Message> = Vec::with_capacity(findings.len());
+    let mut slot: FxMap<u32, usize> = FxMap::default();
+    for mut f in findings {
+        // The finding's own hash is not read after this point: its place is `Message::sha256`.
+        let sha = f.sha256.take().unwrap_or_default();
+        let group = copies.group(&f.keys);
+        match group.and_then(|g| slot.get(&g).copied()) {
+            Some(m) => {
+                let m = &mut out[m];
+                m.custodians.push(f.custodian);
+                m.sources.push(f.location);
+                m.sha256.push(sha);
             }
             None => {
-                if let Some(g) = copies.group(&f.keys) {
+                if let Some(g) = group {
                     slot.insert(g, out.len());
                 }
                 out.push(Message {
                     custodians: vec![f.custodian.clone()],
+                    sources: vec![f.location.clone()],
                     finding: f,
-                    sources: vec![loc],
                     sha256: vec![sha],
                     incident: 0,
                     reply_all: false,
@@ -60,12 +58,43 @@ pub(super) fn merge_copies(findings: Vec<Finding>) -> (Vec<Message>, usize) {
     (out, conflicts)
 }
 
-pub(super) fn sort_key(m: &Message) -> (bool, i64, String, Location) {
-    let f = &m.finding;
-    (
-        f.date.is_none(),
-        f.date.unwrap_or(0),
-        f.message_id.clone().unwrap_or_default(),
-        m.sources[0].clone(),
-    )
+/// Put messages in the order they are walked in (stable): dated before undated, by date,
+/// Message-ID, first location. Their keys are sorted beside their indices, then the messages
+/// (large values) are moved once each.
+pub(super) fn sort(msgs: &mut [Message]) {
+    let mut order: Vec<(bool, i64, &str, u32)> = msgs
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let f = &m.finding;
+            (
+                f.date.is_none(),
+                f.date.unwrap_or(0),
+                f.message_id.as_deref().unwrap_or(""),
+                i as u32,
+            )
+        })
+        .collect();
+    order.sort_by(|a, b| {
+        (a.0, a.1, a.2)
+            .cmp(&(b.0, b.1, b.2))
+            .then_with(|| msgs[a.3 as usize].sources[0].cmp(&msgs[b.3 as usize].sources[0]))
+            .then(a.3.cmp(&b.3))
+    });
+    let mut from: Vec<u32> = order.into_iter().map(|k| k.3).collect();
+    // Position `i` takes the message now at `from[i]`: each cycle of the permutation is walked
+    // with swaps, in place.
+    const DONE: u32 = u32::MAX;
+    for i in 0..from.len() {
+        let mut j = i;
+        while from[j] != DONE {
+            let k = from[j] as usize;
+            from[j] = DONE;
+            if k == i {
+                break;
+            }
+            msgs.swap(j, k);
+            j = k;
+        }
+    }
 }

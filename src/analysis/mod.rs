@@ -273,10 +273,13 @@ pub fn analyse(
     memory_limit: u64,
 ) -> std::io::Result<Report> {
     let (mut msgs, message_id_conflicts) = copies::merge_copies(findings);
-    msgs.sort_by_cached_key(copies::sort_key);
+    copies::sort(&mut msgs);
     let (mut local, addr_of) = incidents::number_addresses(&msgs, strings.len());
-    let mut incidents = incidents::group(&mut msgs, &local, addr_of.len(), jaccard);
-    let by_rank = people::by_address(&addr_of, &strings);
+    // Grouping and ordering people by address read different data: both at once.
+    let (mut incidents, by_rank) = rayon::join(
+        || incidents::group(&mut msgs, &local, addr_of.len(), jaccard),
+        || people::by_address(&addr_of, &strings),
+    );
     // The index that found strings is not needed from here on (only their text is).
     strings.drop_index();
     let mut people = people::rows(by_rank, addr_of, &mut local);
@@ -387,6 +390,54 @@ mod tests {
                 subject: subject.as_bytes(),
             }),
         }
+    }
+
+    #[test]
+    fn messages_are_walked_by_date_then_id_then_location_stably() {
+        let mut s = Strings::default();
+        // Pseudo-random dates, ids and paths with many ties, in a scrambled order.
+        let mut msgs: Vec<Message> = (0..300u64)
+            .map(|i| {
+                let r = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40;
+                let mut f = finding(
+                    &mut s,
+                    &format!("id{}", r % 7),
+                    (r % 5) as i64,
+                    &["a@example.org"],
+                    &[],
+                    "s",
+                );
+                f.date = (r % 11 != 0).then_some((r % 5) as i64);
+                f.location = Location::File {
+                    path: format!("/m/{}", r % 13).into(),
+                };
+                Message {
+                    sources: vec![f.location.clone()],
+                    finding: f,
+                    sha256: vec![i.to_string()],
+                    custodians: Vec::new(),
+                    incident: 0,
+                    reply_all: false,
+                    exposed_count: 0,
+                }
+            })
+            .collect();
+        let expected: Vec<String> = {
+            let mut v: Vec<&Message> = msgs.iter().collect();
+            v.sort_by_cached_key(|m| {
+                let f = &m.finding;
+                (
+                    f.date.is_none(),
+                    f.date.unwrap_or(0),
+                    f.message_id.clone().unwrap_or_default(),
+                    m.sources[0].clone(),
+                )
+            });
+            v.iter().map(|m| m.sha256[0].clone()).collect()
+        };
+        copies::sort(&mut msgs);
+        let got: Vec<String> = msgs.iter().map(|m| m.sha256[0].clone()).collect();
+        assert_eq!(got, expected);
     }
 
     #[test]

@@ -125,7 +125,18 @@ pub(super) fn aggregate(
     // instead of adding to the peak.
     let mut freed_since = 0usize;
     let mut incident_rows = Vec::with_capacity(incidents.len() + 1);
-    for (k, inc) in incidents.iter_mut().enumerate() {
+    for k in 0..incidents.len() {
+        // Most incidents are one short message: start loading the next one's people now, so
+        // their rows are in the cache when it is walked (within an incident the walk itself
+        // fetches ahead).
+        if let Some(next) = incidents.get(k + 1) {
+            if let Some(m) = next.messages.first().and_then(|&mi| msgs.get(mi)) {
+                for e in m.finding.exposed.iter().take(8) {
+                    crate::cache::prefetch(t.people, local[e.addr as usize] as usize);
+                }
+            }
+        }
+        let inc = &mut incidents[k];
         incident_rows.push(t.exposures.len());
         tally_incident(k, inc, msgs, &mut t);
         freed_since += t.scratch.len();

@@ -37,6 +37,15 @@ impl Out<'_> {
         }
     }
 
+    /// A field known to need neither guard nor quotes (a number, a date, a plain cell).
+    fn bare(&mut self, f: &[u8]) {
+        if !self.fresh {
+            self.buf.push(b',');
+        }
+        self.fresh = false;
+        self.buf.extend_from_slice(f);
+    }
+
     /// A field known to need neither guard nor quotes, given as parts and their separator.
     fn raw(&mut self, parts: &[&str], sep: &[u8]) {
         if !self.fresh {
@@ -84,8 +93,10 @@ fn write_csv(
 /// Printable ASCII with nothing to quote (no `,` or `"`): what [`guard_cell`] leaves as it is
 /// unless it starts a formula, and [`Out::field`] writes as it is. Most cells (addresses).
 fn plain(s: &[u8]) -> bool {
-    s.iter()
-        .all(|&b| (0x20..0x7f).contains(&b) && b != b',' && b != b'"')
+    // Every byte looked at (no early exit): short cells, and a loop the compiler vectorises.
+    s.iter().fold(true, |ok, &b| {
+        ok & (0x20..0x7f).contains(&b) & (b != b',') & (b != b'"')
+    })
 }
 
 /// Whether [`guard_cell`] would see a formula at the start of a printable ASCII cell.
@@ -109,11 +120,14 @@ fn row(w: &mut Out<'_>, cells: &[Cell<'_>]) -> std::io::Result<()> {
         let mut digits = [0u8; 24];
         match c {
             // Numbers, dates and booleans can never start a formula: no guard needed.
-            Cell::Num(n) => w.field(format_u64(*n, &mut digits)),
-            Cell::Date(Some(t)) => w.field(format_date(*t, &mut digits)),
-            Cell::Date(None) => w.field(b""),
-            Cell::Bool(b) => w.field(if *b { b"true" } else { b"false" }),
-            Cell::Str(s) if plain(s.as_bytes()) && !formula_start(s.as_bytes()) => w.raw(&[s], b""),
+            // Nor hold anything to quote.
+            Cell::Num(n) => w.bare(format_u64(*n, &mut digits)),
+            Cell::Date(Some(t)) => w.bare(format_date(*t, &mut digits)),
+            Cell::Date(None) => w.bare(b""),
+            Cell::Bool(b) => w.bare(if *b { b"true" } else { b"false" }),
+            Cell::Str(s) if plain(s.as_bytes()) && !formula_start(s.as_bytes()) => {
+                w.bare(s.as_bytes())
+            }
             Cell::Str(s) => w.field(guard_cell(s).as_bytes()),
             Cell::Join(parts, sep)
                 if plain(sep.as_bytes())

@@ -342,10 +342,11 @@ pub fn special_kind(ft: &std::fs::FileType) -> &'static str {
 
 /// Hex of a SHA-256 digest.
 pub fn hex(d: &[u8]) -> String {
-    use std::fmt::Write;
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(d.len() * 2);
-    for b in d {
-        let _ = write!(s, "{b:02x}");
+    for &b in d {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
     }
     s
 }
