@@ -88,5 +88,7 @@ pub fn run(a: MergeArgs, arguments: Vec<String>) -> Result<ExitCode> {
         a.verbose,
         clock.elapsed().as_secs_f64(),
     );
-    Ok(report::exit_code(&result, &report, a.fail_on_exposure))
+    let code = report::exit_code(&result, &report, a.fail_on_exposure);
+    report::release_at_exit(result, report);
+    Ok(code)
 }

@@ -142,6 +142,15 @@ pub fn write(
 
 /// Every input error on stderr, then the exit status: 2 when anything could not be read, 1
 /// with `--fail-on-exposure` when something was found, else 0.
+/// The scan and its report, left to the operating system: the process ends next, and freeing
+/// millions of rows and strings one by one only delays its exit (~0.05 s for 40,000
+/// incidents). They hold memory and unnamed temporary files only (`tempfile::tempfile`, gone
+/// with the process); every report file is already written and closed.
+pub fn release_at_exit(result: ScanResult, report: Report) {
+    std::mem::forget(result);
+    std::mem::forget(report);
+}
+
 pub fn exit_code(result: &ScanResult, report: &Report, fail_on_exposure: bool) -> ExitCode {
     for e in &result.errors {
         err!("bccaudit: could not read {e}");

@@ -400,7 +400,9 @@ pub fn run(a: ScanArgs, arguments: Vec<String>) -> Result<ExitCode> {
             t_export.elapsed().as_secs_f64()
         );
     }
-    Ok(report::exit_code(&result, &report, a.fail_on_exposure))
+    let code = report::exit_code(&result, &report, a.fail_on_exposure);
+    report::release_at_exit(result, report);
+    Ok(code)
 }
 
 fn save_state(
