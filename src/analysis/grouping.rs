@@ -105,13 +105,21 @@ pub fn group_by_overlap(sets: &[Vec<u32>], n_tokens: usize, t: f64, uf: &mut Uni
             freq[a as usize] += 1;
         }
     }
-    let mut order: Vec<u32> = (0..n_tokens as u32).collect();
-    order.sort_unstable_by_key(|&a| (freq[a as usize], a));
-    let mut rank = vec![0u32; n_tokens];
-    for (r, &a) in order.iter().enumerate() {
-        rank[a as usize] = r as u32;
+    // A counting sort by frequency, ids ascending within one (linear; frequencies are at most
+    // the number of sets): the same ranks as sorting by (frequency, id).
+    let mut at = vec![0u32; sets.len() + 2];
+    for &f in &freq {
+        at[f as usize + 1] += 1;
     }
-    drop(order);
+    for k in 1..at.len() {
+        at[k] += at[k - 1];
+    }
+    let mut rank = freq;
+    for r in rank.iter_mut() {
+        let slot = &mut at[*r as usize];
+        *r = *slot;
+        *slot += 1;
+    }
     let ranked: Vec<Vec<u32>> = sets
         .iter()
         .map(|s| {

@@ -2,8 +2,7 @@
 //! when their exposed sets overlap with Jaccard ≥ the threshold (exact; candidates from the
 //! prefix filter in [`super::grouping`]); incidents are numbered by first send.
 
-use std::collections::{BTreeMap, HashMap};
-
+use super::fx::FxMap;
 use super::grouping::{group_by_overlap, UnionFind};
 use super::{Incident, Message};
 
@@ -36,7 +35,8 @@ pub(super) fn group(
     let n = msgs.len();
     let mut uf = UnionFind::new(n);
     // Reply links.
-    let mut by_msgid: HashMap<&str, usize> = HashMap::new();
+    let mut by_msgid: FxMap<&str, usize> = FxMap::default();
+    by_msgid.reserve(n);
     for (i, m) in msgs.iter().enumerate() {
         if let Some(id) = m.finding.message_id.as_deref() {
             by_msgid.entry(id).or_insert(i);
@@ -71,19 +71,24 @@ pub(super) fn group(
 
     // Incidents, named by first member; messages are already in send order, so incident order
     // is by first send, then Message-ID.
-    let mut incident_of_root: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut incident_of_root: Vec<usize> = vec![usize::MAX; n];
+    let mut n_incidents = 0;
     for (i, m) in msgs.iter_mut().enumerate() {
-        let r = uf.find(i);
-        let next = incident_of_root.len();
-        m.incident = *incident_of_root.entry(r).or_insert(next);
+        let k = &mut incident_of_root[uf.find(i)];
+        if *k == usize::MAX {
+            *k = n_incidents;
+            n_incidents += 1;
+        }
+        m.incident = *k;
         m.reply_all = m.finding.subject_is_reply || !m.finding.parents.is_empty();
     }
+    drop(incident_of_root);
     // Final message order: by incident, then send order (a stable sort keeps send order; the
     // cached-key sort moves each message once).
     msgs.sort_by_cached_key(|m| m.incident);
 
-    let width = super::id_width(incident_of_root.len());
-    let mut incidents: Vec<Incident> = Vec::with_capacity(incident_of_root.len());
+    let width = super::id_width(n_incidents);
+    let mut incidents: Vec<Incident> = Vec::with_capacity(n_incidents);
     for (idx, m) in msgs.iter().enumerate() {
         if m.incident == incidents.len() {
             incidents.push(Incident {

@@ -125,18 +125,7 @@ pub(super) fn aggregate(
     // instead of adding to the peak.
     let mut freed_since = 0usize;
     let mut incident_rows = Vec::with_capacity(incidents.len() + 1);
-    for k in 0..incidents.len() {
-        // Most incidents are one short message: start loading the next one's people now, so
-        // their rows are in the cache when it is walked (within an incident the walk itself
-        // fetches ahead).
-        if let Some(next) = incidents.get(k + 1) {
-            if let Some(m) = next.messages.first().and_then(|&mi| msgs.get(mi)) {
-                for e in m.finding.exposed.iter().take(8) {
-                    crate::cache::prefetch(t.people, local[e.addr as usize] as usize);
-                }
-            }
-        }
-        let inc = &mut incidents[k];
+    for (k, inc) in incidents.iter_mut().enumerate() {
         incident_rows.push(t.exposures.len());
         tally_incident(k, inc, msgs, &mut t);
         freed_since += t.scratch.len();
@@ -176,7 +165,15 @@ fn incident_lists(exposures: &[Exposure], local: &[u32], people: &mut [Person]) 
     // Counted into `incidents.end`, then filled with `name_count` as the cursor (it has done its
     // work): no extra per-person arrays at this, the fullest moment.
     let person_of = |x: &Exposure| local[x.addr as usize] as usize;
-    for x in exposures {
+    // Rows go by incident, people by address: fetch a few rows ahead so the misses overlap.
+    const AHEAD: usize = 16;
+    let ahead = |i: usize, people: &[Person]| {
+        if let Some(x) = exposures.get(i + AHEAD) {
+            crate::cache::prefetch(people, person_of(x));
+        }
+    };
+    for (i, x) in exposures.iter().enumerate() {
+        ahead(i, people);
         people[person_of(x)].incidents.end += 1;
     }
     let mut at = 0u32;
@@ -187,7 +184,8 @@ fn incident_lists(exposures: &[Exposure], local: &[u32], people: &mut [Person]) 
         at += c;
     }
     let mut person_incidents = vec![0u32; exposures.len()];
-    for x in exposures {
+    for (i, x) in exposures.iter().enumerate() {
+        ahead(i, people);
         let person = &mut people[person_of(x)];
         person_incidents[person.name_count as usize] = x.incident;
         person.name_count += 1;
