@@ -36,6 +36,15 @@ impl Zone {
 
     /// `2024-03-05 14:00 GMT`: a Unix time in this zone, to the minute, with its abbreviation.
     pub fn local(&self, t: i64) -> String {
+        let (y, mo, d, h, mi, _) = crate::parse::date::civil(t);
+        if self.name == "UTC" && (0..=9999).contains(&y) {
+            // The default zone, written directly (once per date of every incident).
+            return format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02} UTC");
+        }
+        self.by_jiff(t)
+    }
+
+    fn by_jiff(&self, t: i64) -> String {
         jiff::Timestamp::from_second(t)
             .map(|ts| {
                 ts.to_zoned_datetime(self.tz.clone())
@@ -57,5 +66,27 @@ mod tests {
         assert_eq!(z.local(1_704_110_400), "2024-01-01 12:00 GMT");
         assert_eq!(Zone::default().local(0), "1970-01-01 00:00 UTC");
         assert!(Zone::named("Mars/Olympus").is_err());
+    }
+
+    #[test]
+    fn utc_is_written_as_the_zone_database_writes_it() {
+        for z in [Zone::default(), Zone::named("UTC").unwrap()] {
+            let mut t = -62_167_219_200i64; // 0000-01-01
+            while t < 253_402_300_800 {
+                assert_eq!(z.local(t), z.by_jiff(t), "{t}");
+                t += 7_777_777 + t.rem_euclid(86_399);
+            }
+            for t in [
+                -62_167_219_201,
+                253_402_300_800,
+                i64::MIN,
+                i64::MAX,
+                0,
+                59,
+                60,
+            ] {
+                assert_eq!(z.local(t), z.by_jiff(t), "{t}");
+            }
+        }
     }
 }
