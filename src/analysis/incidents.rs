@@ -2,7 +2,8 @@
 //! when their exposed sets overlap with Jaccard ≥ the threshold (exact; candidates from the
 //! prefix filter in [`super::grouping`]); incidents are numbered by first send.
 
-use super::fx::FxMap;
+use std::collections::HashMap;
+
 use super::grouping::{group_by_overlap, UnionFind};
 use super::{Incident, Message};
 
@@ -35,8 +36,8 @@ pub(super) fn group(
     let n = msgs.len();
     let mut uf = UnionFind::new(n);
     // Reply links.
-    let mut by_msgid: FxMap<&str, usize> = FxMap::default();
-    by_msgid.reserve(n);
+    // Message-IDs come from mail: a seeded hash, so that crafted ids cannot collide at will.
+    let mut by_msgid: HashMap<&str, usize> = HashMap::with_capacity(n);
     for (i, m) in msgs.iter().enumerate() {
         if let Some(id) = m.finding.message_id.as_deref() {
             by_msgid.entry(id).or_insert(i);
