@@ -26,7 +26,8 @@ impl Default for Strings {
                 std::collections::hash_map::RandomState::new().hash_one(0x6263_6361_7564_6974u64)
             },
         };
-        s.intern("");
+        // Id 0: the empty string (found without the index, see `intern` and `find`).
+        s.ends.push(0);
         s
     }
 }
@@ -55,6 +56,10 @@ fn hash(seed: u64, s: &str) -> u64 {
 impl Strings {
     /// The id of `s`, adding it if new.
     pub fn intern(&mut self, s: &str) -> u32 {
+        if s.is_empty() {
+            // Stored first (most exposed addresses have no name).
+            return 0;
+        }
         if (self.ends.len() + 1) * 8 > self.slots.len() * 7 {
             self.grow();
         }
@@ -72,6 +77,9 @@ impl Strings {
 
     /// The id of `s` if it is stored.
     pub fn find(&self, s: &str) -> Option<u32> {
+        if s.is_empty() {
+            return Some(0);
+        }
         if self.slots.is_empty() {
             return (0..self.ends.len() as u32).find(|&id| self.get(id) == s);
         }
@@ -188,6 +196,7 @@ mod tests {
     fn interned_once_found_again() {
         let mut s = Strings::default();
         assert_eq!(s.intern(""), 0);
+        assert_eq!((s.find(""), s.get(0), s.len()), (Some(0), "", 1));
         let ids: Vec<u32> = (0..100_000)
             .map(|i| s.intern(&format!("p{i}@example.org")))
             .collect();
