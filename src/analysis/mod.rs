@@ -25,6 +25,7 @@ mod grouping;
 mod incidents;
 mod people;
 pub mod table;
+mod walk;
 
 pub use table::Table;
 

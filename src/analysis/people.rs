@@ -1,10 +1,8 @@
 //! Per person and per (incident, person): the rows of affected.csv and exposures.csv, added
 //! up in place over dense ids, people in address order (numbers compared, not strings).
 
-use std::collections::BTreeSet;
-
-use super::fx::{FxMap, FxSet};
 use super::table::{Sorter, Table};
+use super::walk::{IncidentSide, PersonSide};
 use super::{Exposure, Incident, Message, Person, When};
 use crate::intern::Strings;
 
@@ -71,21 +69,6 @@ pub(super) fn rows(by_rank: Vec<u32>, addr_of: Vec<u32>, local: &mut [u32]) -> V
     people
 }
 
-/// What the walk over incidents fills in.
-struct Tally<'a> {
-    local: &'a [u32],
-    people: &'a mut [Person],
-    strings: &'a Strings,
-    exposures: Table<Exposure>,
-    /// The rows of the incident being walked (to the table when it is done).
-    scratch: Vec<Exposure>,
-    /// (person, name, weight) for every named exposure of a person seen under several names:
-    /// best names, later.
-    person_names: Vec<(u32, u32, u32)>,
-    /// (row in `scratch`, name, 1) for the incident being walked, when it has several messages.
-    row_names: Vec<(u32, u32, u32)>,
-}
-
 /// What [`aggregate`] returns.
 pub(super) struct Rows {
     /// By incident, then address.
@@ -111,40 +94,65 @@ pub(super) fn aggregate(
     // At most one row per exposed entry: reserved once (no doubling of millions of rows).
     let mut exposures = Table::new(budget / 2);
     exposures.reserve(msgs.iter().map(|m| m.finding.exposed.len()).sum());
-    let mut t = Tally {
+    let mut side = IncidentSide::new(local, strings);
+    let mut persons = PersonSide {
         local,
         people,
-        strings,
-        exposures,
-        scratch: Vec::new(),
-        person_names: Vec::new(),
-        row_names: Vec::new(),
+        names: Vec::new(),
     };
-    // The findings' exposed lists are freed incident by incident as their rows are built:
-    // handed back to the system every few million entries, so the rows' growth reuses them
-    // instead of adding to the peak.
+    // Incidents a stretch at a time (about STRETCH exposed entries): its rows and its people's
+    // totals on two threads at once, then its messages' exposed lists are freed (handed back
+    // to the system every few million entries, so the rows' growth reuses them instead of
+    // adding to the peak).
+    const STRETCH: usize = 1 << 16;
     let mut freed_since = 0usize;
     let mut incident_rows = Vec::with_capacity(incidents.len() + 1);
-    for (k, inc) in incidents.iter_mut().enumerate() {
-        incident_rows.push(t.exposures.len());
-        tally_incident(k, inc, msgs, &mut t);
-        freed_since += t.scratch.len();
-        t.exposures.extend(&t.scratch)?;
+    let mut k0 = 0;
+    while k0 < incidents.len() {
+        let mut order: Vec<usize> = Vec::new();
+        let mut entries = 0;
+        let mut k1 = k0;
+        while k1 < incidents.len() && (k1 == k0 || entries < STRETCH) {
+            for &mi in &incidents[k1].messages {
+                order.push(mi);
+                entries += msgs[mi].finding.exposed.len();
+            }
+            k1 += 1;
+        }
+        let walked: &[Message] = msgs;
+        let (rows, ()) = rayon::join(
+            || -> std::io::Result<()> {
+                for (k, inc) in (k0..).zip(&mut incidents[k0..k1]) {
+                    incident_rows.push(exposures.len());
+                    side.tally(k, inc, walked);
+                    exposures.extend(&side.rows)?;
+                }
+                Ok(())
+            },
+            || {
+                for &mi in &order {
+                    persons.add(&walked[mi]);
+                }
+            },
+        );
+        rows?;
+        for &mi in &order {
+            let m = &mut msgs[mi];
+            m.exposed_count = m.finding.exposed.len();
+            freed_since += m.exposed_count;
+            m.finding.exposed = Vec::new();
+        }
         if freed_since >= 2_000_000 {
             release_freed_memory();
             freed_since = 0;
         }
+        k0 = k1;
     }
-    incident_rows.push(t.exposures.len());
-    let Tally {
-        people,
-        mut exposures,
-        person_names,
-        ..
-    } = t;
+    incident_rows.push(exposures.len());
+    let PersonSide { people, names, .. } = persons;
     exposures.finish()?;
     // Best names: the most frequent, ties to the alphabetically first.
-    for (r, name) in best_names(person_names, strings) {
+    for (r, name) in best_names(names, strings) {
         people[r as usize].name = name;
     }
     release_freed_memory();
@@ -230,144 +238,6 @@ fn incident_lists_spilled(
     Ok(lists)
 }
 
-/// Incident `k`: its exposure rows in `t.scratch` (sorted by address, named), its counts,
-/// and its people's totals.
-fn tally_incident(k: usize, inc: &mut Incident, msgs: &mut [Message], t: &mut Tally<'_>) {
-    let Tally {
-        local,
-        people,
-        strings,
-        scratch: exposures,
-        person_names,
-        row_names,
-        ..
-    } = t;
-    let (local, strings) = (*local, *strings);
-    exposures.clear();
-    row_names.clear();
-    // One message (most incidents): its exposed people are distinct (`Finding::exposed`), so
-    // each is a new row and the audience is their number: no map, no set.
-    let single = inc.messages.len() == 1;
-    // Person → its row in `exposures`.
-    let mut rows: FxMap<u32, u32> = FxMap::default();
-    // Who saw the list: the exposed (by id) and the Bcc recipients not exposed in it.
-    let mut audience: FxSet<u32> = FxSet::default();
-    let mut bcc_audience: FxSet<&str> = FxSet::default();
-    let mut senders: BTreeSet<&str> = BTreeSet::new();
-    let mut custodians: BTreeSet<&str> = BTreeSet::new();
-    let mut sensitive: BTreeSet<&str> = BTreeSet::new();
-    // Each message's exposed people are taken out and freed with the incident: the rows
-    // built from them replace them, so memory does not hold both.
-    let taken: Vec<Vec<crate::model::Exposed>> = inc
-        .messages
-        .iter()
-        .map(|&mi| {
-            let m = &mut msgs[mi];
-            m.exposed_count = m.finding.exposed.len();
-            std::mem::take(&mut m.finding.exposed)
-        })
-        .collect();
-    for (&mi, exposed) in inc.messages.iter().zip(&taken) {
-        let m = &msgs[mi];
-        custodians.extend(m.custodians.iter().map(|c| &**c));
-        sensitive.extend(m.finding.sensitive.iter().map(|h| h.category.as_str()));
-        let f = &m.finding;
-        if let Some(d) = f.date {
-            inc.first_sent = Some(inc.first_sent.map_or(d, |x: i64| x.min(d)));
-            inc.last_sent = Some(inc.last_sent.map_or(d, |x: i64| x.max(d)));
-        }
-        if !f.from.is_empty() {
-            senders.insert(&f.from);
-        }
-        inc.reply_all += usize::from(m.reply_all);
-        for (j, e) in exposed.iter().enumerate() {
-            // People are in address order, exposures walked by incident: ask for the
-            // row a few entries ahead so the misses overlap.
-            if let Some(ahead) = exposed.get(j + 8) {
-                crate::cache::prefetch(people, local[ahead.addr as usize] as usize);
-            }
-            let r = local[e.addr as usize];
-            let mut new_row = || {
-                exposures.push(Exposure {
-                    incident: k as u32,
-                    addr: e.addr,
-                    name: 0,
-                    internal: e.internal,
-                    fields: 0,
-                    first_sent: When::NONE,
-                    messages: 0,
-                    audience: 0,
-                });
-                (exposures.len() - 1) as u32
-            };
-            let row = if single {
-                new_row()
-            } else {
-                audience.insert(e.addr);
-                *rows.entry(r).or_insert_with(new_row)
-            };
-            let x = &mut exposures[row as usize];
-            x.fields |= e.fields;
-            x.first_sent = x.first_sent.min(f.date);
-            x.messages += 1;
-            x.audience = x.audience.max(f.audience as u32);
-            if e.name != 0 {
-                if single {
-                    // One message: one exposure per row, its name is the name.
-                    x.name = e.name;
-                } else {
-                    row_names.push((row, e.name, 1));
-                }
-                let a = &mut people[r as usize];
-                if a.name == 0 {
-                    a.name = e.name;
-                    a.name_count = 1;
-                } else if a.name == e.name && !a.name_conflict {
-                    a.name_count += 1;
-                } else {
-                    if !a.name_conflict {
-                        a.name_conflict = true;
-                        person_names.push((r, a.name, a.name_count));
-                    }
-                    person_names.push((r, e.name, 1));
-                }
-            }
-            let a = &mut people[r as usize];
-            if a.messages == 0 {
-                a.internal = e.internal;
-            }
-            a.messages += 1;
-            a.first_exposed = a.first_exposed.min(f.date);
-            a.last_exposed = a.last_exposed.max(f.date);
-            a.max_audience = a.max_audience.max(f.audience as u32);
-        }
-        for h in &f.bcc_only {
-            bcc_audience.insert(h);
-        }
-    }
-    inc.senders = senders.into_iter().map(str::to_string).collect();
-    inc.custodians = custodians.into_iter().map(str::to_string).collect();
-    inc.sensitive = sensitive.into_iter().map(str::to_string).collect();
-    inc.exposed = exposures.len();
-    inc.external = exposures.iter().filter(|x| !x.internal).count();
-    inc.audience = if single {
-        exposures.len()
-    } else {
-        audience.len()
-    };
-    if !bcc_audience.is_empty() {
-        let shown: FxSet<&str> = exposures.iter().map(|x| strings.get(x.addr)).collect();
-        inc.audience += bcc_audience.iter().filter(|h| !shown.contains(*h)).count();
-    }
-    // Row names (kept only for several messages): the most frequent, ties to the
-    // alphabetically first.
-    for (row, name) in best_names(std::mem::take(row_names), strings) {
-        exposures[row as usize].name = name;
-    }
-    // This incident's rows by address.
-    exposures.sort_unstable_by_key(|x| local[x.addr as usize]);
-}
-
 /// Give memory freed by the aggregation (the findings' exposed lists, many small blocks) back
 /// to the system before the last large allocation, so the peak is not both.
 fn release_freed_memory() {
@@ -379,7 +249,7 @@ fn release_freed_memory() {
 }
 
 /// For each key, the most frequent name (counting weights); ties to the alphabetically first.
-fn best_names<'a>(
+pub(super) fn best_names<'a>(
     mut triples: Vec<(u32, u32, u32)>,
     strings: &'a Strings,
 ) -> impl Iterator<Item = (u32, u32)> + 'a {
