@@ -218,7 +218,12 @@ impl ScanResult {
             r.warnings.merge(p.warnings);
             r.errors.extend(p.errors);
             r.inputs.extend(p.info);
-            r.findings.extend(p.findings);
+            if r.findings.is_empty() {
+                // One input (or the first with findings): taken whole, not copied.
+                r.findings = p.findings;
+            } else {
+                r.findings.extend(p.findings);
+            }
         }
         // Filtered-out messages are not compared; each counts as itself.
         r.stats.unique = unique + r.stats.filtered_out;
