@@ -39,7 +39,16 @@ impl Zone {
         let (y, mo, d, h, mi, _) = crate::parse::date::civil(t);
         if self.name == "UTC" && (0..=9999).contains(&y) {
             // The default zone, written directly (once per date of every incident).
-            return format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02} UTC");
+            use crate::parse::date::push_digits;
+            let mut s = String::with_capacity(20);
+            push_digits(&mut s, y / 100);
+            push_digits(&mut s, y % 100);
+            for (sep, v) in [('-', mo), ('-', d), (' ', h), (':', mi)] {
+                s.push(sep);
+                push_digits(&mut s, v);
+            }
+            s.push_str(" UTC");
+            return s;
         }
         self.by_jiff(t)
     }
