@@ -256,8 +256,23 @@ pub fn id_width(n: usize) -> usize {
 
 /// The id of incident `k` (from 0), `INC-0001`, appended to `out`; `width` from [`id_width`].
 pub fn push_incident_id(out: &mut String, k: usize, width: usize) {
-    use std::fmt::Write;
-    let _ = write!(out, "INC-{:0width$}", k + 1);
+    // `INC-{:0width$}` of k + 1, digit by digit (an id for every row of two reports).
+    let mut digits = [0u8; 20];
+    let mut n = k + 1;
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str("INC-");
+    for _ in digits.len() - i..width {
+        out.push('0');
+    }
+    out.extend(digits[i..].iter().map(|&b| char::from(b)));
 }
 
 pub fn date_cell(t: Option<i64>) -> String {
@@ -390,6 +405,23 @@ mod tests {
                 cc: Vec::new(),
                 subject: subject.as_bytes(),
             }),
+        }
+    }
+
+    #[test]
+    fn incident_ids_are_padded_as_the_formatter_pads_them() {
+        for (k, width) in [
+            (0, 5),
+            (9, 5),
+            (99_999, 5),
+            (123_456, 5),
+            (0, 1),
+            (41, 0),
+            (7, 12),
+        ] {
+            let mut s = String::new();
+            push_incident_id(&mut s, k, width);
+            assert_eq!(s, format!("INC-{:0width$}", k + 1));
         }
     }
 

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use super::figures::{by_weight, domain_of, Figures};
 use super::{base64, write_atomic_with, Document, ExportError, Exporter};
 use crate::analysis::Report;
-use crate::parse::date::{civil, rfc3339};
+use crate::parse::date::rfc3339;
 
 const TEMPLATE: &str = include_str!("report.html");
 const STYLE: &str = include_str!("report.css");
@@ -240,8 +240,13 @@ fn date_text(t: Option<i64>) -> String {
     let Some(t) = t else {
         return "(undated)".into();
     };
-    let (y, m, d, h, mi, s) = civil(t);
-    format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}")
+    // The RFC 3339 form with a space for the `T` and without the `Z`.
+    let mut s = rfc3339(t);
+    if let Some(at) = s.find('T') {
+        s.replace_range(at..=at, " ");
+    }
+    s.pop();
+    s
 }
 
 /// A sender as shown: in full (staff accounts), unless it is itself an exposed external address
