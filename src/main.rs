@@ -34,8 +34,8 @@ mod cli;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Memory freed is given back to the system at once rather than after mimalloc's default
-/// 10 ms: with millions of people the report's structures are built and dropped in waves, and
+/// Memory freed is given back to the system at once rather than after mimalloc 3's default
+/// 1 s: with millions of people the report's structures are built and dropped in waves, and
 /// the delay held ~180 MB more at the peak (1.11 GB against 0.93 GB for 7 M people).
 fn tune_allocator() {
     // `mi_option_purge_delay` in mimalloc 3's `mi_option_e` (the Rust bindings name no
