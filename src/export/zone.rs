@@ -36,19 +36,12 @@ impl Zone {
 
     /// `2024-03-05 14:00 GMT`: a Unix time in this zone, to the minute, with its abbreviation.
     pub fn local(&self, t: i64) -> String {
-        let (y, mo, d, h, mi, _) = crate::parse::date::civil(t);
+        let (y, ..) = crate::parse::date::civil(t);
         if self.name == "UTC" && (0..=9999).contains(&y) {
-            // The default zone, written directly (once per date of every incident).
-            use crate::parse::date::push_digits;
-            let mut s = String::with_capacity(20);
-            push_digits(&mut s, y / 100);
-            push_digits(&mut s, y % 100);
-            for (sep, v) in [('-', mo), ('-', d), (' ', h), (':', mi)] {
-                s.push(sep);
-                push_digits(&mut s, v);
-            }
-            s.push_str(" UTC");
-            return s;
+            // The default zone, from the RFC 3339 form (once per date of every incident):
+            // `YYYY-MM-DDTHH:MM:SSZ` → `YYYY-MM-DD HH:MM UTC`.
+            let utc = crate::parse::date::rfc3339(t);
+            return format!("{} {} UTC", &utc[..10], &utc[11..16]);
         }
         self.by_jiff(t)
     }

@@ -103,7 +103,7 @@ pub fn write_rfc3339(out: &mut String, t: i64) {
 }
 
 /// `v` (0..=99) as two digits.
-pub fn push_digits(out: &mut String, v: i64) {
+fn push_digits(out: &mut String, v: i64) {
     out.push(char::from(b'0' + (v / 10) as u8));
     out.push(char::from(b'0' + (v % 10) as u8));
 }
