@@ -117,7 +117,7 @@ pub fn run(
         })
         .map_err(ScanError::Thread)?;
 
-    let mut c = Collector::new(n_inputs, opts.record_keys);
+    let mut c = Collector::new(n_inputs, opts.record_keys, total_bytes.unwrap_or(0));
     // Results of the previous batch, folded while the pool parses the next one.
     let mut pending: Option<(usize, Vec<UnitResult>)> = None;
     for msg in rx {
@@ -191,17 +191,28 @@ struct Collector {
     copies: Copies,
     /// Every exposed address and name, stored once.
     strings: Strings,
+    /// Findings the first input with any starts with room for (see [`Collector::new`]).
+    findings_room: usize,
     record_keys: bool,
     /// Per input: manifest hasher, and the hash of a single-file input.
     manifests: Vec<(Sha256, Option<String>)>,
 }
 
 impl Collector {
-    fn new(n: usize, record_keys: bool) -> Collector {
+    /// `bytes`: the size of all inputs (0 when unknown), for the room the fold starts with.
+    fn new(n: usize, record_keys: bool, bytes: u64) -> Collector {
+        // Room for as many distinct strings as a heavily exposing input of `bytes` holds (two
+        // per 64 bytes: address and name), and for one finding per 512 bytes, capped: what
+        // the fold keeps then grows without being copied through fresh pages at every
+        // doubling (which cost a heavy scan more than a tenth of its fold). Reserved, not
+        // written: it costs address space, not memory.
+        let room = |per: u64, cap: usize| usize::try_from(bytes / per).map_or(cap, |n| n.min(cap));
+        let strings = room(32, 1 << 20);
         Collector {
             parts: (0..n).map(|_| InputResult::default()).collect(),
             copies: Copies::default(),
-            strings: Strings::default(),
+            findings_room: room(512, 1 << 16),
+            strings: Strings::with_capacity(strings, strings * 24),
             record_keys,
             manifests: (0..n).map(|_| (Sha256::new(), None)).collect(),
         }
@@ -277,6 +288,10 @@ impl Collector {
                     }
                     f.exposed = exposed;
                     let k = f.keys;
+                    if part.findings.capacity() == 0 {
+                        part.findings
+                            .reserve(std::mem::take(&mut self.findings_room));
+                    }
                     part.findings.push(f);
                     k
                 }
