@@ -25,17 +25,27 @@ impl Exporter for Breach {
         &["breach-summary.md", "breach-summary.json"]
     }
     fn write(&self, doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
-        let mut s = summary(doc, doc.figures());
-        // The Markdown lists the incidents of highest risk and size; the JSON all of them.
-        let incidents = std::mem::take(&mut s.incidents);
-        let listed: Vec<&IncidentAnswers> = by_weight(&doc.report.incidents, doc.figures())
+        let figures = doc.figures();
+        let s = summary(doc, figures);
+        // The Markdown lists the incidents of highest risk and size; the JSON all of them,
+        // each made as it is written (not all held at once).
+        let listed: Vec<IncidentAnswers> = by_weight(&doc.report.incidents, figures)
             .into_iter()
             .take(INCIDENTS_LISTED)
-            .map(|k| &incidents[k])
+            .map(|k| incident_answers(doc, figures, k))
             .collect();
-        let md = markdown(&s, &listed, incidents.len(), doc.options.summary_subjects)?;
-        s.incidents = incidents;
+        let listed: Vec<&IncidentAnswers> = listed.iter().collect();
+        let md = markdown(
+            &s,
+            &listed,
+            doc.report.incidents.len(),
+            doc.options.summary_subjects,
+        )?;
         write_atomic(dir, "breach-summary.md", md.as_bytes())?;
+        let s = Summary {
+            incidents: AllIncidents(Some((doc, figures))),
+            ..s
+        };
         write_atomic_with(dir, "breach-summary.json", |w| {
             // The serializer's many small writes land in a buffer it can see into, not one
             // dynamic call each.
@@ -48,8 +58,8 @@ impl Exporter for Breach {
 }
 
 /// The JSON document (its keys are documented in the README and stable).
-#[derive(Debug, Serialize)]
-pub struct Summary {
+#[derive(Serialize)]
+pub struct Summary<'a> {
     pub format: &'static str,
     pub version: u32,
     pub tool_version: &'static str,
@@ -57,7 +67,7 @@ pub struct Summary {
     pub generated_utc: String,
     pub time_zone: String,
     pub total: Answers,
-    pub incidents: Vec<IncidentAnswers>,
+    pub incidents: AllIncidents<'a>,
     pub method: Method,
     pub to_be_completed: ToBeCompleted,
 }
@@ -114,6 +124,25 @@ pub struct IncidentAnswers {
     pub subject: Option<String>,
 }
 
+/// Every incident's answers, in incident order, each made when serialized (`None`: none,
+/// as the Markdown's summary has them: it lists its own).
+pub struct AllIncidents<'a>(Option<(&'a Document<'a>, &'a Figures)>);
+
+impl Serialize for AllIncidents<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let Some((doc, figures)) = self.0 else {
+            return ser.serialize_seq(Some(0))?.end();
+        };
+        let n = doc.report.incidents.len();
+        let mut seq = ser.serialize_seq(Some(n))?;
+        for k in 0..n {
+            seq.serialize_element(&incident_answers(doc, figures, k))?;
+        }
+        seq.end()
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct Method {
     pub tool: &'static str,
@@ -156,7 +185,7 @@ pub struct ToBeCompleted {
     pub dpo_contact: Option<String>,
 }
 
-pub fn summary(doc: &Document<'_>, figures: &Figures) -> Summary {
+pub fn summary<'a>(doc: &Document<'_>, figures: &Figures) -> Summary<'a> {
     let (scan, report, run, opts) = (doc.scan, doc.report, doc.run, doc.options);
     let tz = &opts.tz;
     let first = report.incidents.iter().filter_map(|i| i.first_sent).min();
@@ -186,29 +215,6 @@ pub fn summary(doc: &Document<'_>, figures: &Figures) -> Summary {
             .max()
             .unwrap_or(super::figures::Risk::Low),
     };
-    let incidents = report
-        .incidents
-        .iter()
-        .zip(&figures.incidents)
-        .map(|(i, f)| IncidentAnswers {
-            id: i.id.clone(),
-            answers: Answers {
-                when: When::of(i.first_sent, i.last_sent, tz),
-                data_subjects: f.subjects.clone(),
-                records: i.exposed,
-                recipients: i.audience,
-                incidents: 1,
-                messages: i.messages.len(),
-                reply_all_re_exposures: i.reply_all,
-                repeated_sends: i.messages.len().saturating_sub(1),
-                sender_accounts: i.senders.len(),
-                domains: f.domains.clone(),
-                sensitive_categories: i.sensitive.clone(),
-                risk: f.risk,
-            },
-            subject: opts.summary_subjects.then(|| i.subject.clone()),
-        })
-        .collect();
     let d = &run.detection;
     Summary {
         format: "bccaudit-breach-summary",
@@ -218,7 +224,7 @@ pub fn summary(doc: &Document<'_>, figures: &Figures) -> Summary {
         generated_utc: rfc3339(run.finished),
         time_zone: tz.name().to_string(),
         total,
-        incidents,
+        incidents: AllIncidents(None),
         method: Method {
             tool: "bccaudit",
             tool_version: env!("CARGO_PKG_VERSION"),
@@ -258,6 +264,29 @@ pub fn summary(doc: &Document<'_>, figures: &Figures) -> Summary {
     }
 }
 
+/// The answers for incident `k` alone.
+fn incident_answers(doc: &Document<'_>, figures: &Figures, k: usize) -> IncidentAnswers {
+    let (i, f) = (&doc.report.incidents[k], &figures.incidents[k]);
+    IncidentAnswers {
+        id: i.id.clone(),
+        answers: Answers {
+            when: When::of(i.first_sent, i.last_sent, &doc.options.tz),
+            data_subjects: f.subjects.clone(),
+            records: i.exposed,
+            recipients: i.audience,
+            incidents: 1,
+            messages: i.messages.len(),
+            reply_all_re_exposures: i.reply_all,
+            repeated_sends: i.messages.len().saturating_sub(1),
+            sender_accounts: i.senders.len(),
+            domains: f.domains.clone(),
+            sensitive_categories: i.sensitive.clone(),
+            risk: f.risk,
+        },
+        subject: doc.options.summary_subjects.then(|| i.subject.clone()),
+    }
+}
+
 /// Markdown text from mail (a subject) made inert: no markup, links or images, one line.
 fn md_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -276,7 +305,7 @@ fn md_text(s: &str) -> String {
 }
 
 fn markdown(
-    s: &Summary,
+    s: &Summary<'_>,
     incidents: &[&IncidentAnswers],
     total: usize,
     subjects: bool,
