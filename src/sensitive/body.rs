@@ -36,7 +36,12 @@ fn plain_ascii_text(raw: &[u8]) -> Option<String> {
             continue;
         }
         current = 0;
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
+        // Only the two Content- fields matter (a field's name starts its line): the others,
+        // long address lists among them, are not searched for their colon.
+        if !matches!(line.first(), Some(b'C' | b'c')) {
+            continue;
+        }
+        let Some(colon) = memchr::memchr(b':', line) else {
             continue;
         };
         let value = line[colon + 1..].trim_ascii();
