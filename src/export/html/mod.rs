@@ -45,10 +45,18 @@ impl Exporter for Html {
     fn write(&self, doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
         let figures = doc.figures();
         let order = by_weight(&doc.report.incidents, figures);
-        let rows = incident_rows(doc.report, figures, &order);
+        // The first page of rows is in the page itself; all of them in its data.
+        let rows: Vec<IncidentRow<'_>> = (0..order.len().min(PAGE))
+            .map(|j| incident_row(doc.report, figures, &order, j))
+            .collect();
         let text = render_page(doc, figures, &order, &rows)?;
+        let all = AllRows {
+            report: doc.report,
+            figures,
+            order: &order,
+        };
         write_atomic_with(dir, "report.html", |w| {
-            write_page(&text, doc.report, &rows, w)
+            write_page(&text, doc.report, &all, w)
         })
     }
 }
@@ -179,7 +187,7 @@ fn render_page(
 fn write_page(
     text: &str,
     report: &Report,
-    rows: &[IncidentRow<'_>],
+    rows: &AllRows<'_>,
     w: &mut dyn Write,
 ) -> std::io::Result<()> {
     let missing = || std::io::Error::other("report.html: the template lost a slot");
@@ -393,7 +401,7 @@ fn page<'a>(
         inputs_omitted: scan.inputs.len().saturating_sub(INPUTS_LISTED),
         tiles,
         timeline: TIMELINE_SLOT,
-        incidents: &rows[..rows.len().min(PAGE)],
+        incidents: rows,
         incidents_total: report.incidents.len(),
         page: PAGE,
         incident_data: DATA_SLOT,
@@ -406,45 +414,61 @@ fn page<'a>(
 }
 
 /// Every incident's row for the table, heaviest first.
-fn incident_rows<'a>(
+/// The table's row of the incident at place `j` of `order` (the first [`DETAILED`] have
+/// details on the page).
+fn incident_row<'a>(
     report: &'a Report,
     figures: &Figures,
     order: &[usize],
-) -> Vec<IncidentRow<'a>> {
-    let detailed: HashSet<usize> = order.iter().copied().take(DETAILED).collect();
+    j: usize,
+) -> IncidentRow<'a> {
     let senders = Senders {
         exposed: &figures.exposed_senders,
     };
-    order
-        .iter()
-        .map(|&k| {
-            let i = &report.incidents[k];
-            IncidentRow {
-                id: &i.id,
-                detailed: detailed.contains(&k),
-                first: date_text(i.first_sent),
-                first_ts: i.first_sent.unwrap_or(0),
-                last: date_text(i.last_sent),
-                last_ts: i.last_sent.unwrap_or(0),
-                senders: i
-                    .senders
-                    .iter()
-                    .map(|s| senders.show(s))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                subject: &i.subject,
-                messages: i.messages.len(),
-                exposed: i.exposed,
-                external: i.external,
-                audience: i.audience,
-                reply_all: i.reply_all,
-                custodians: i.custodians.join(", "),
-                sensitive: i.sensitive.join(", "),
-                risk: figures.incidents[k].risk.label(),
-                risk_rank: figures.incidents[k].risk as u8,
-            }
-        })
-        .collect()
+    let k = order[j];
+    let i = &report.incidents[k];
+    IncidentRow {
+        id: &i.id,
+        detailed: j < DETAILED,
+        first: date_text(i.first_sent),
+        first_ts: i.first_sent.unwrap_or(0),
+        last: date_text(i.last_sent),
+        last_ts: i.last_sent.unwrap_or(0),
+        senders: i
+            .senders
+            .iter()
+            .map(|s| senders.show(s))
+            .collect::<Vec<_>>()
+            .join(", "),
+        subject: &i.subject,
+        messages: i.messages.len(),
+        exposed: i.exposed,
+        external: i.external,
+        audience: i.audience,
+        reply_all: i.reply_all,
+        custodians: i.custodians.join(", "),
+        sensitive: i.sensitive.join(", "),
+        risk: figures.incidents[k].risk.label(),
+        risk_rank: figures.incidents[k].risk as u8,
+    }
+}
+
+/// Every incident's row in `order`, each made as it is serialized (not all held at once).
+struct AllRows<'a> {
+    report: &'a Report,
+    figures: &'a Figures,
+    order: &'a [usize],
+}
+
+impl Serialize for AllRows<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = ser.serialize_seq(Some(self.order.len()))?;
+        for j in 0..self.order.len() {
+            seq.serialize_element(&incident_row(self.report, self.figures, self.order, j))?;
+        }
+        seq.end()
+    }
 }
 
 fn detail(
