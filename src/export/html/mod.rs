@@ -413,7 +413,6 @@ fn page<'a>(
     }
 }
 
-/// Every incident's row for the table, heaviest first.
 /// The table's row of the incident at place `j` of `order` (the first [`DETAILED`] have
 /// details on the page).
 fn incident_row<'a>(
