@@ -15,6 +15,7 @@
 pub mod analysis;
 pub(crate) mod cache;
 pub mod detect;
+pub(crate) mod digits;
 pub mod evidence;
 pub mod export;
 pub mod fsx;

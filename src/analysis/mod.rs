@@ -257,22 +257,13 @@ pub fn id_width(n: usize) -> usize {
 /// The id of incident `k` (from 0), `INC-0001`, appended to `out`; `width` from [`id_width`].
 pub fn push_incident_id(out: &mut String, k: usize, width: usize) {
     // `INC-{:0width$}` of k + 1, digit by digit (an id for every row of two reports).
-    let mut digits = [0u8; 20];
-    let mut n = k + 1;
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
+    let mut buf = [0u8; 20];
+    let digits = crate::digits::decimal(k as u64 + 1, &mut buf);
     out.push_str("INC-");
-    for _ in digits.len() - i..width {
+    for _ in digits.len()..width {
         out.push('0');
     }
-    out.extend(digits[i..].iter().map(|&b| char::from(b)));
+    out.extend(digits.iter().map(|&b| char::from(b)));
 }
 
 pub fn date_cell(t: Option<i64>) -> String {

@@ -118,10 +118,11 @@ fn row(w: &mut Out<'_>, cells: &[Cell<'_>]) -> std::io::Result<()> {
     let mut joined = String::new();
     for c in cells {
         let mut digits = [0u8; 24];
+        let mut number = [0u8; 20];
         match c {
             // Numbers, dates and booleans can never start a formula: no guard needed.
             // Nor hold anything to quote.
-            Cell::Num(n) => w.bare(format_u64(*n, &mut digits)),
+            Cell::Num(n) => w.bare(crate::digits::decimal(*n, &mut number)),
             Cell::Date(Some(t)) => w.bare(format_date(*t, &mut digits)),
             Cell::Date(None) => w.bare(b""),
             Cell::Bool(b) => w.bare(if *b { b"true" } else { b"false" }),
@@ -151,19 +152,6 @@ fn row(w: &mut Out<'_>, cells: &[Cell<'_>]) -> std::io::Result<()> {
         }
     }
     w.end_record()
-}
-
-/// Decimal digits of `n` in `buf`, without the formatting machinery.
-fn format_u64(mut n: u64, buf: &mut [u8; 24]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[i..];
-        }
-    }
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` (as [`crate::parse::date::rfc3339`]) in `buf`.
