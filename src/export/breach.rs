@@ -48,9 +48,9 @@ impl Exporter for Breach {
         };
         write_atomic_with(dir, "breach-summary.json", |w| {
             // The serializer's many small writes land in a buffer it can see into, not one
-            // dynamic call each.
+            // dynamic call each. One incident a line.
             let mut w = std::io::BufWriter::with_capacity(1 << 16, w);
-            serde_json::to_writer_pretty(&mut w, &s).map_err(std::io::Error::other)?;
+            super::json_rows::to_writer(&mut w, &s).map_err(std::io::Error::other)?;
             std::io::Write::write_all(&mut w, b"\n")?;
             std::io::Write::flush(&mut w)
         })

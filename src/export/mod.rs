@@ -6,6 +6,7 @@ pub mod breach;
 pub mod csv;
 pub mod figures;
 pub mod html;
+mod json_rows;
 pub mod notices;
 pub mod out_dir;
 pub mod summary;

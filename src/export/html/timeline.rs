@@ -1,5 +1,6 @@
 //! The timeline of report.html: an inline SVG, one bar per period (height: people exposed by
-//! the exposing messages sent in it), one mark per incident (at its first send). The period
+//! the exposing messages sent in it), one mark per incident (at its first send; the 200
+//! largest when there are more). The period
 //! is a day, a week, a month or a quarter, whichever keeps the bars countable, so a week of
 //! mail and ten years of it both read.
 
@@ -16,6 +17,8 @@ const TOP: f64 = 12.0;
 /// Bottom of the bars; incident marks and date labels below it.
 const BASE: f64 = 170.0;
 const MAX_BARS: i64 = 160;
+/// Incidents marked at most (the largest; see [`marked`]).
+const MAX_MARKS: usize = 200;
 const DAY: i64 = 86_400;
 
 /// Periods, shortest first: (seconds, name).
@@ -34,6 +37,12 @@ pub fn write_svg(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         .iter()
         .filter_map(|m| Some((m.finding.date?, m.exposed_count)))
         .collect();
+    let sizes: Vec<(Option<i64>, usize)> = report
+        .incidents
+        .iter()
+        .map(|i| (i.first_sent, i.exposed))
+        .collect();
+    let (marked, capped) = marked(&sizes);
     let (Some(first), Some(last)) = (
         dated.iter().map(|d| d.0).min(),
         dated.iter().map(|d| d.0).max(),
@@ -61,10 +70,18 @@ pub fn write_svg(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         &rfc3339(first)[..10],
         &rfc3339(last)[..10]
     )?;
-    write!(
-        out,
-        "<title>People exposed per {name}; red marks: incidents</title>"
-    )?;
+    if capped {
+        write!(
+            out,
+            "<title>People exposed per {name}; red marks: the {} largest incidents</title>",
+            marked.len()
+        )?;
+    } else {
+        write!(
+            out,
+            "<title>People exposed per {name}; red marks: incidents</title>"
+        )?;
+    }
     // Axes and the largest value.
     write!(
         out,
@@ -92,7 +109,7 @@ pub fn write_svg(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             &rfc3339(t)[..10],
         )?;
     }
-    for inc in &report.incidents {
+    for inc in marked.iter().map(|&k| &report.incidents[k]) {
         if let Some(t) = inc.first_sent {
             write!(
                 out,
@@ -115,6 +132,22 @@ pub fn write_svg(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         )?;
     }
     out.write_all(b"</svg>")
+}
+
+/// The incidents given a mark, in incident order: all those dated, or the [`MAX_MARKS`] that
+/// exposed most people (the earlier first on a tie) when there are more (then `true`): forty
+/// thousand marks on one line say no more than two hundred, and weigh megabytes.
+/// `incidents`: each one's first send and people exposed.
+fn marked(incidents: &[(Option<i64>, usize)]) -> (Vec<usize>, bool) {
+    let dated = |k: &usize| incidents[*k].0.is_some();
+    let mut ks: Vec<usize> = (0..incidents.len()).filter(dated).collect();
+    let capped = ks.len() > MAX_MARKS;
+    if capped {
+        ks.sort_by_key(|&k| (std::cmp::Reverse(incidents[k].1), k));
+        ks.truncate(MAX_MARKS);
+        ks.sort_unstable();
+    }
+    (ks, capped)
 }
 
 /// Date labels for the axis: years, months or days, at most about ten.
@@ -171,6 +204,23 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_largest_incidents_are_marked_when_there_are_too_many() {
+        let few = [(Some(5), 10), (None, 99), (Some(1), 3)];
+        assert_eq!(marked(&few), (vec![0, 2], false));
+        // 300 dated incidents exposing 0..300 people, and one undated larger than all.
+        let mut many: Vec<(Option<i64>, usize)> = (0..300).map(|n| (Some(n as i64), n)).collect();
+        many.push((None, 1000));
+        many.push((Some(7), 100)); // ties with incident 100, the last one in: the earlier wins
+        let (ks, capped) = marked(&many);
+        assert!(capped);
+        assert_eq!(ks.len(), MAX_MARKS);
+        assert!(ks.windows(2).all(|w| w[0] < w[1]), "in incident order");
+        assert_eq!((ks[0], ks[MAX_MARKS - 1]), (100, 299));
+        assert!(ks.contains(&100) && !ks.contains(&301) && !ks.contains(&99));
+        assert!(!ks.contains(&300), "undated: never marked");
+    }
 
     #[test]
     fn civil_days_round_trip() {
