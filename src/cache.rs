@@ -1,6 +1,7 @@
 //! Hints to the memory system, for walks over millions of rows in an order other than the
 //! one they are stored in (people by address while exposures go by incident): fetching a row
-//! a few steps ahead overlaps the cache misses instead of waiting on each.
+//! a few steps ahead overlaps the cache misses instead of waiting on each. And the points
+//! where memory just freed in bulk is handed back to the system ([`release_freed`]).
 
 /// Start loading `s[i]` into the cache (nothing if `i` is out of bounds). Only a hint: it
 /// reads nothing into the program.
@@ -14,5 +15,17 @@ pub fn prefetch<T>(s: &[T], i: usize) {
         };
         #[cfg(not(target_arch = "x86_64"))]
         let _ = x;
+    }
+}
+
+/// Hand memory freed since the last call back to the system now. The binary's allocator
+/// (mimalloc) keeps freed pages for a while, so that the small allocations of a phase reuse
+/// them instead of faulting fresh ones in; a phase that frees a great deal before the next
+/// builds large structures calls this, so that the peak is not both.
+pub fn release_freed() {
+    // SAFETY: mi_collect only returns free pages of mimalloc's heaps to the system; no pointer
+    // is affected (nearly nothing to do where another allocator serves the program).
+    unsafe {
+        libmimalloc_sys::mi_collect(true);
     }
 }

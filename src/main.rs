@@ -34,24 +34,6 @@ mod cli;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Memory freed is given back to the system at once rather than after mimalloc 3's default
-/// 1 s: with millions of people the report's structures are built and dropped in waves, and
-/// the delay held ~180 MB more at the peak (1.11 GB against 0.93 GB for 7 M people).
-fn tune_allocator() {
-    // `mi_option_purge_delay` in mimalloc 3's `mi_option_e` (the Rust bindings name no
-    // constant for it); set only where the linked library is that major version, and not
-    // over the variable mimalloc itself reads (MIMALLOC_PURGE_DELAY, milliseconds).
-    const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-    // SAFETY: plain calls into the linked allocator, no pointers.
-    unsafe {
-        if libmimalloc_sys::mi_version() / 10_000 == 3
-            && std::env::var_os("MIMALLOC_PURGE_DELAY").is_none()
-        {
-            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
-        }
-    }
-}
-
 #[derive(Parser)]
 #[command(
     name = "bccaudit",
@@ -74,7 +56,6 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    tune_allocator();
     install_signal_cleanup();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let cli = match Cli::try_parse_from(&args) {

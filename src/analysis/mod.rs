@@ -60,7 +60,7 @@ pub struct Incident {
     pub audience: usize,
     pub reply_all: usize,
     /// Custodians of its messages' locations, sorted, distinct.
-    pub custodians: Vec<String>,
+    pub custodians: Vec<Arc<str>>,
     /// Sensitive-context categories found in its messages, sorted, distinct.
     pub sensitive: Vec<String>,
     /// With a baseline: true when none of its messages was in it.
@@ -270,6 +270,10 @@ pub fn date_cell(t: Option<i64>) -> String {
     t.map(rfc3339).unwrap_or_default()
 }
 
+/// People from whom on memory freed in bulk is handed back at once (see
+/// [`crate::cache::release_freed`]).
+const RELEASE_PEOPLE: usize = 1 << 22;
+
 /// Build the report from the findings of a scan (their addresses and names in `strings`).
 /// The rows that grow with the mailbox rather than with its people are kept within
 /// `memory_limit` bytes and go to a temporary file beyond it; writing that file may fail.
@@ -289,6 +293,12 @@ pub fn analyse(
     );
     // The index that found strings is not needed from here on (only their text is).
     strings.drop_index();
+    // What ordering people freed (16 bytes each) goes back to the system before their rows
+    // are built, when that is tens of megabytes (millions of people): worth the pages'
+    // faulting in anew, which a small run would pay for nothing.
+    if addr_of.len() >= RELEASE_PEOPLE {
+        crate::cache::release_freed();
+    }
     let mut people = people::rows(by_rank, addr_of, &mut local);
     let rows = people::aggregate(
         &mut msgs,

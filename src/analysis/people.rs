@@ -102,10 +102,10 @@ pub(super) fn aggregate(
     };
     // Incidents a stretch at a time (about STRETCH exposed entries): its rows and its people's
     // totals on two threads at once, then its messages' exposed lists are freed (handed back
-    // to the system every few million entries, so the rows' growth reuses them instead of
-    // adding to the peak).
+    // to the system every RELEASE_ENTRIES, so the rows' growth reuses them instead of adding
+    // to the peak; a smaller run keeps them, spared faulting pages in anew).
     const STRETCH: usize = 1 << 16;
-    let mut freed_since = 0usize;
+    let (mut freed_since, mut released) = (0usize, false);
     let mut incident_rows = Vec::with_capacity(incidents.len() + 1);
     let mut k0 = 0;
     while k0 < incidents.len() {
@@ -142,9 +142,10 @@ pub(super) fn aggregate(
             freed_since += m.exposed_count;
             m.finding.exposed = Vec::new();
         }
-        if freed_since >= 2_000_000 {
-            release_freed_memory();
+        if freed_since >= RELEASE_ENTRIES {
+            crate::cache::release_freed();
             freed_since = 0;
+            released = true;
         }
         k0 = k1;
     }
@@ -155,7 +156,9 @@ pub(super) fn aggregate(
     for (r, name) in best_names(names, strings) {
         people[r as usize].name = name;
     }
-    release_freed_memory();
+    if released {
+        crate::cache::release_freed();
+    }
     let person_incidents = match exposures.as_slice() {
         Some(rows) => Table::in_memory(incident_lists(rows, local, people)),
         None => incident_lists_spilled(&exposures, local, people, budget / 4)?,
@@ -166,6 +169,9 @@ pub(super) fn aggregate(
         person_incidents,
     })
 }
+
+/// Exposed entries (12 bytes each) freed between hand-backs of memory to the system.
+const RELEASE_ENTRIES: usize = 2_000_000;
 
 /// Each person's incidents, from the exposure rows (one per incident and person, in incident
 /// order, so each person's list comes out ascending); people in order.
@@ -236,16 +242,6 @@ fn incident_lists_spilled(
     lists.extend(&buf)?;
     lists.finish()?;
     Ok(lists)
-}
-
-/// Give memory freed by the aggregation (the findings' exposed lists, many small blocks) back
-/// to the system before the last large allocation, so the peak is not both.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free heap pages to the kernel; no pointer is affected.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 /// For each key, the most frequent name (counting weights); ties to the alphabetically first.

@@ -3,8 +3,6 @@
 //! incident order), and each person's totals (added up in the same order, over rows scattered
 //! in address order: the half that waits on memory).
 
-use std::collections::BTreeSet;
-
 use super::fx::{FxMap, FxSet};
 use super::{Exposure, Incident, Message, Person, When};
 use crate::cache::prefetch;
@@ -50,20 +48,19 @@ impl<'a> IncidentSide<'a> {
         // Who saw the list: the exposed (by id) and the Bcc recipients not exposed in it.
         let mut audience: FxSet<u32> = FxSet::default();
         let mut bcc_audience: FxSet<&str> = FxSet::default();
-        let mut senders: BTreeSet<&str> = BTreeSet::new();
-        let mut custodians: BTreeSet<&str> = BTreeSet::new();
-        let mut sensitive: BTreeSet<&str> = BTreeSet::new();
+        let on = || inc.messages.iter().map(|&mi| &msgs[mi]);
+        let senders = distinct(
+            on().map(|m| m.finding.from.as_str())
+                .filter(|s| !s.is_empty()),
+        );
+        let custodians = distinct(on().flat_map(|m| &m.custodians));
+        let sensitive = distinct(on().flat_map(|m| &m.finding.sensitive).map(|h| &h.category));
         for &mi in &inc.messages {
             let m = &msgs[mi];
-            custodians.extend(m.custodians.iter().map(|c| &**c));
-            sensitive.extend(m.finding.sensitive.iter().map(|h| h.category.as_str()));
             let f = &m.finding;
             if let Some(d) = f.date {
                 inc.first_sent = Some(inc.first_sent.map_or(d, |x: i64| x.min(d)));
                 inc.last_sent = Some(inc.last_sent.map_or(d, |x: i64| x.max(d)));
-            }
-            if !f.from.is_empty() {
-                senders.insert(&f.from);
             }
             inc.reply_all += usize::from(m.reply_all);
             for e in &f.exposed {
@@ -106,8 +103,8 @@ impl<'a> IncidentSide<'a> {
             }
         }
         inc.senders = senders.into_iter().map(str::to_string).collect();
-        inc.custodians = custodians.into_iter().map(str::to_string).collect();
-        inc.sensitive = sensitive.into_iter().map(str::to_string).collect();
+        inc.custodians = custodians.into_iter().cloned().collect();
+        inc.sensitive = sensitive.into_iter().cloned().collect();
         inc.exposed = exposures.len();
         inc.external = exposures.iter().filter(|x| !x.internal).count();
         inc.audience = if single {
@@ -127,6 +124,22 @@ impl<'a> IncidentSide<'a> {
         // This incident's rows by address.
         exposures.sort_unstable_by_key(|x| local[x.addr as usize]);
     }
+}
+
+/// The distinct items, in order: a set built only when there are two or more (most
+/// incidents have one sender, one custodian, no sensitive term).
+fn distinct<'a, T: Ord + ?Sized>(items: impl Iterator<Item = &'a T> + Clone) -> Vec<&'a T> {
+    let mut it = items.clone();
+    let Some(first) = it.next() else {
+        return Vec::new();
+    };
+    if it.all(|x| x == first) {
+        return vec![first];
+    }
+    let mut v: Vec<&T> = items.collect();
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 /// Every person's totals, one message at a time.

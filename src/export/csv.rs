@@ -310,7 +310,7 @@ fn incidents(doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
             for (k, i) in report.incidents.iter().enumerate() {
                 let senders: Vec<&str> = i.senders.iter().map(String::as_str).collect();
                 let sensitive: Vec<&str> = i.sensitive.iter().map(String::as_str).collect();
-                let custodians: Vec<&str> = i.custodians.iter().map(String::as_str).collect();
+                let custodians: Vec<&str> = i.custodians.iter().map(|c| &**c).collect();
                 let mut cells = vec![
                     Cell::Str(&i.id),
                     Cell::Date(i.first_sent),
