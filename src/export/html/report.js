@@ -7,7 +7,15 @@
   var table = document.getElementById("incident-table");
   var data = document.getElementById("incident-data");
   if (!table || !data) { return; }
-  var rows = JSON.parse(data.textContent);
+  // Each row comes as an array, its values in this order (src/export/html/mod.rs, Packed).
+  var FIELDS = ["id", "detailed", "first", "first_ts", "last", "last_ts", "senders", "subject",
+    "messages", "exposed", "external", "audience", "reply_all", "custodians", "sensitive",
+    "risk", "risk_rank"];
+  var rows = JSON.parse(data.textContent).map(function (a) {
+    var r = {};
+    FIELDS.forEach(function (f, i) { r[f] = a[i]; });
+    return r;
+  });
   var body = table.tBodies[0];
   var heads = table.tHead.rows[0].cells;
   // Column → [field in a row, numeric?]; dates sort by their timestamp.
