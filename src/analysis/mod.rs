@@ -309,6 +309,10 @@ pub fn analyse(
         memory_limit,
     )?;
     drop(local);
+    // And what the walk's address numbering and scratch held, before the exporters' buffers.
+    if people.len() >= RELEASE_PEOPLE {
+        crate::cache::release_freed();
+    }
     Ok(Report {
         messages: msgs,
         incidents,

@@ -171,7 +171,7 @@ pub(super) fn aggregate(
 }
 
 /// Exposed entries (12 bytes each) freed between hand-backs of memory to the system.
-const RELEASE_ENTRIES: usize = 2_000_000;
+const RELEASE_ENTRIES: usize = 500_000;
 
 /// Each person's incidents, from the exposure rows (one per incident and person, in incident
 /// order, so each person's list comes out ascending); people in order.
