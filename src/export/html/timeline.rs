@@ -1,8 +1,7 @@
 //! The timeline of report.html: an inline SVG, one bar per period (height: people exposed by
 //! the exposing messages sent in it), one mark per incident (at its first send; the 200
-//! largest when there are more). The period
-//! is a day, a week, a month or a quarter, whichever keeps the bars countable, so a week of
-//! mail and ten years of it both read.
+//! largest when there are more). The period is a day, a week, a month or a quarter, whichever
+//! keeps the bars countable, so a week of mail and ten years of it both read.
 
 use std::io::Write;
 
