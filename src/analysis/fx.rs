@@ -1,11 +1,11 @@
-//! The hasher of this stage's in-memory maps.
+//! The hasher of in-memory maps (the analysis's, and the figures the reports share).
 
 use std::collections::{HashMap, HashSet};
 
-/// A fast, non-cryptographic hasher for in-memory maps of this module (FxHash: multiply and
+/// A fast, non-cryptographic hasher for in-memory maps (FxHash: multiply and
 /// rotate a word at a time). Nothing hashed with it is persisted or compared across runs.
 #[derive(Default, Clone, Copy)]
-pub(super) struct Fx(u64);
+pub(crate) struct Fx(u64);
 
 impl std::hash::Hasher for Fx {
     fn finish(&self) -> u64 {
@@ -42,6 +42,6 @@ impl Fx {
     }
 }
 
-pub(super) type FxBuild = std::hash::BuildHasherDefault<Fx>;
-pub(super) type FxMap<K, V> = HashMap<K, V, FxBuild>;
-pub(super) type FxSet<K> = HashSet<K, FxBuild>;
+pub(crate) type FxBuild = std::hash::BuildHasherDefault<Fx>;
+pub(crate) type FxMap<K, V> = HashMap<K, V, FxBuild>;
+pub(crate) type FxSet<K> = HashSet<K, FxBuild>;

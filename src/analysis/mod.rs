@@ -20,7 +20,7 @@ use crate::parse::date::rfc3339;
 use crate::source::Location;
 
 mod copies;
-mod fx;
+pub(crate) mod fx;
 mod grouping;
 mod incidents;
 mod people;

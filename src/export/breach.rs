@@ -106,11 +106,23 @@ pub struct When {
 
 impl When {
     fn of(first: Option<i64>, last: Option<i64>, tz: &Zone) -> When {
+        let utc = |t: Option<i64>| t.map(|t| (t, rfc3339(t)));
+        let local = |u: &Option<(i64, String)>| u.as_ref().map(|(t, s)| tz.local_of(*t, s));
+        let first = utc(first);
+        let first_local = local(&first);
+        // Most incidents are one send: their last date is their first.
+        let (last, last_local) = if last == first.as_ref().map(|u| u.0) {
+            (first.clone(), first_local.clone())
+        } else {
+            let last = utc(last);
+            let l = local(&last);
+            (last, l)
+        };
         When {
-            first_sent_utc: first.map(rfc3339),
-            last_sent_utc: last.map(rfc3339),
-            first_sent_local: first.map(|t| tz.local(t)),
-            last_sent_local: last.map(|t| tz.local(t)),
+            first_sent_utc: first.map(|u| u.1),
+            last_sent_utc: last.map(|u| u.1),
+            first_sent_local: first_local,
+            last_sent_local: last_local,
         }
     }
 }

@@ -156,32 +156,21 @@ fn row(w: &mut Out<'_>, cells: &[Cell<'_>]) -> std::io::Result<()> {
 
 /// `YYYY-MM-DDTHH:MM:SSZ` (as [`crate::parse::date::rfc3339`]) in `buf`.
 fn format_date(t: i64, buf: &mut [u8; 24]) -> &[u8] {
-    let (y, mo, d, h, mi, s) = crate::parse::date::civil(t);
-    if !(0..=9999).contains(&y) {
-        // Outside four digits: the general formatter.
-        let text = crate::parse::date::rfc3339(t);
-        let n = text.len().min(buf.len());
-        buf[..n].copy_from_slice(&text.as_bytes()[..n]);
-        return &buf[..n];
-    }
-    let two = |b: &mut [u8], v: i64| {
-        b[0] = b'0' + (v / 10) as u8;
-        b[1] = b'0' + (v % 10) as u8;
+    let mut four = [0u8; 20];
+    let n = match crate::parse::date::rfc3339_in(t, &mut four) {
+        Some(s) => {
+            buf[..20].copy_from_slice(s.as_bytes());
+            20
+        }
+        None => {
+            // Outside four digits: the general formatter.
+            let text = crate::parse::date::rfc3339(t);
+            let n = text.len().min(buf.len());
+            buf[..n].copy_from_slice(&text.as_bytes()[..n]);
+            n
+        }
     };
-    two(&mut buf[0..2], y / 100);
-    two(&mut buf[2..4], y % 100);
-    buf[4] = b'-';
-    two(&mut buf[5..7], mo);
-    buf[7] = b'-';
-    two(&mut buf[8..10], d);
-    buf[10] = b'T';
-    two(&mut buf[11..13], h);
-    buf[13] = b':';
-    two(&mut buf[14..16], mi);
-    buf[16] = b':';
-    two(&mut buf[17..19], s);
-    buf[19] = b'Z';
-    &buf[..20]
+    &buf[..n]
 }
 
 fn header(w: &mut Out<'_>, names: &[&str]) -> std::io::Result<()> {

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 
+use crate::analysis::fx::FxSet;
 use crate::analysis::{Incident, Report};
 
 /// Personal webmail providers (a domain equal to one of these, or a `hotmail.*`-style family).
@@ -194,13 +195,15 @@ impl Figures {
     /// cost a fraction of writing them.
     pub fn of(report: &Report) -> Figures {
         use rayon::prelude::*;
-        let senders: HashSet<&str> = report
+        // Looked up for every external person: a fast hash (over the few senders of the
+        // exposing messages).
+        let senders: FxSet<&str> = report
             .messages
             .iter()
             .map(|m| m.finding.from.as_str())
             .collect();
         // Bcc recipients (few): those who were not exposed anywhere add to the audience.
-        let bcc: HashSet<&str> = report
+        let bcc: FxSet<&str> = report
             .messages
             .iter()
             .flat_map(|m| m.finding.bcc_only.iter().map(String::as_str))
@@ -224,22 +227,29 @@ impl Figures {
             .with_min_len(1 << 14)
             .filter(|&id| bit(&person, id))
             .fold(
-                || (Vec::new(), 0usize),
-                |(mut found, mut n), id| {
+                // Addresses stored one after another mostly share their domain with the one
+                // before: the last domain's answer is kept.
+                || (Vec::new(), 0usize, ("", false)),
+                |(mut found, mut n, mut last), id| {
                     let a = report.str(id);
                     if !bcc.is_empty() && bcc.contains(a) {
                         n += 1;
                     }
                     if bit(&external, id) {
-                        let web = is_personal_webmail(domain_of(a));
+                        let domain = domain_of(a);
+                        if domain != last.0 {
+                            last = (domain, is_personal_webmail(domain));
+                        }
+                        let web = last.1;
                         let sender = senders.contains(a);
                         if web || sender {
                             found.push((id, web, sender));
                         }
                     }
-                    (found, n)
+                    (found, n, last)
                 },
             )
+            .map(|(found, n, _)| (found, n))
             .reduce(
                 || (Vec::new(), 0),
                 |(mut a, n), (b, m)| {

@@ -36,12 +36,23 @@ impl Zone {
 
     /// `2024-03-05 14:00 GMT`: a Unix time in this zone, to the minute, with its abbreviation.
     pub fn local(&self, t: i64) -> String {
-        let (y, ..) = crate::parse::date::civil(t);
-        if self.name == "UTC" && (0..=9999).contains(&y) {
-            // The default zone, from the RFC 3339 form (once per date of every incident):
-            // `YYYY-MM-DDTHH:MM:SSZ` → `YYYY-MM-DD HH:MM UTC`.
-            let utc = crate::parse::date::rfc3339(t);
-            return format!("{} {} UTC", &utc[..10], &utc[11..16]);
+        if self.name == "UTC" {
+            return self.local_of(t, &crate::parse::date::rfc3339(t));
+        }
+        self.by_jiff(t)
+    }
+
+    /// [`Zone::local`] of `t`, given its RFC 3339 form (`utc`, as [`crate::parse::date::rfc3339`]
+    /// writes it): the default zone is made from that (once per date of every incident),
+    /// `YYYY-MM-DDTHH:MM:SSZ` → `YYYY-MM-DD HH:MM UTC`, for four-digit years.
+    pub fn local_of(&self, t: i64, utc: &str) -> String {
+        if self.name == "UTC" && utc.len() == 20 && utc.as_bytes()[0].is_ascii_digit() {
+            let mut s = String::with_capacity(20);
+            s.push_str(&utc[..10]);
+            s.push(' ');
+            s.push_str(&utc[11..16]);
+            s.push_str(" UTC");
+            return s;
         }
         self.by_jiff(t)
     }

@@ -521,29 +521,35 @@ pub fn decode_phrase(raw: &[u8]) -> String {
 /// quoted, nothing escaped, commented or encoded: most names) is done in place, as the general
 /// rule would (tested against it).
 pub fn decode_phrase_into(out: &mut String, raw: &[u8]) {
-    let plain = raw
-        .iter()
-        .all(|&b| (0x20..0x7f).contains(&b) && !matches!(b, b'\\' | b'('))
-        && memchr::memmem::find(raw, b"=?").is_none();
-    let Some(text) = plain.then(|| std::str::from_utf8(raw).ok()).flatten() else {
+    // Plain: printable ASCII, no backslash, no comment, no encoded word (`=?`).
+    let mut plain = true;
+    let mut prev = 0u8;
+    for &b in raw {
+        plain &=
+            (0x20..0x7f).contains(&b) && b != b'\\' && b != b'(' && !(prev == b'=' && b == b'?');
+        prev = b;
+    }
+    if !plain {
         out.push_str(&decode_phrase_general(raw));
         return;
-    };
+    }
     let start = out.len();
-    // Quotes are dropped wherever they are ("Doe, Jane" is Doe, Jane).
-    let mut first = true;
-    for w in text.split(' ') {
-        if w.bytes().all(|b| b == b'"') {
-            continue;
-        }
-        if !first {
-            out.push(' ');
-        }
-        first = false;
-        if w.contains('"') {
-            out.extend(w.chars().filter(|&c| c != '"'));
-        } else {
-            out.push_str(w);
+    // Words (runs between spaces) joined by one space, quotes dropped wherever they are ("Doe,
+    // Jane" is Doe, Jane): a word of quotes alone is no word. One pass, a byte at a time.
+    let (mut any, mut in_word) = (false, false);
+    for &b in raw {
+        match b {
+            b' ' => in_word = false,
+            b'"' => {}
+            _ => {
+                if !in_word {
+                    if any {
+                        out.push(' ');
+                    }
+                    (any, in_word) = (true, true);
+                }
+                out.push(char::from(b));
+            }
         }
     }
     // Trimmed of spaces and apostrophes at both ends, in place.

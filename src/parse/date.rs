@@ -86,26 +86,42 @@ pub fn rfc3339(t: i64) -> String {
 /// [`rfc3339`] appended to `out`, without allocating.
 pub fn write_rfc3339(out: &mut String, t: i64) {
     use std::fmt::Write as _;
-    let (y, m, d, h, mi, s) = civil(t);
-    if !(0..=9999).contains(&y) {
-        let _ = write!(out, "{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z");
-        return;
+    let mut buf = [0u8; 20];
+    match rfc3339_in(t, &mut buf) {
+        Some(s) => out.push_str(s),
+        None => {
+            let (y, m, d, h, mi, s) = civil(t);
+            let _ = write!(out, "{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z");
+        }
     }
-    // Four-digit years (all real mail): digits pushed directly, without the formatter (dates
-    // are written for every row of several reports).
-    push_digits(out, y / 100);
-    push_digits(out, y % 100);
-    for (sep, v) in [('-', m), ('-', d), ('T', h), (':', mi), (':', s)] {
-        out.push(sep);
-        push_digits(out, v);
-    }
-    out.push('Z');
 }
 
-/// `v` (0..=99) as two digits.
-fn push_digits(out: &mut String, v: i64) {
-    out.push(char::from(b'0' + (v / 10) as u8));
-    out.push(char::from(b'0' + (v % 10) as u8));
+/// [`rfc3339`] in `buf` when the year has four digits (all real mail; dates are written for
+/// every row of several reports: digits set directly, without the formatter), else `None`.
+pub fn rfc3339_in(t: i64, buf: &mut [u8; 20]) -> Option<&str> {
+    let (y, mo, d, h, mi, s) = civil(t);
+    if !(0..=9999).contains(&y) {
+        return None;
+    }
+    let two = |b: &mut [u8], v: i64| {
+        b[0] = b'0' + (v / 10) as u8;
+        b[1] = b'0' + (v % 10) as u8;
+    };
+    two(&mut buf[0..2], y / 100);
+    two(&mut buf[2..4], y % 100);
+    buf[4] = b'-';
+    two(&mut buf[5..7], mo);
+    buf[7] = b'-';
+    two(&mut buf[8..10], d);
+    buf[10] = b'T';
+    two(&mut buf[11..13], h);
+    buf[13] = b':';
+    two(&mut buf[14..16], mi);
+    buf[16] = b':';
+    two(&mut buf[17..19], s);
+    buf[19] = b'Z';
+    // ASCII digits and separators.
+    std::str::from_utf8(buf).ok()
 }
 
 /// Unix seconds to (year, month, day, hour, minute, second), proleptic Gregorian, UTC.

@@ -229,6 +229,11 @@ fn plain_names_are_decoded_as_the_general_rule_decodes_them() {
         "a\"b",
         "\"\"",
         "' \"x\" '",
+        "a  b",
+        "   ",
+        "'a' 'b'",
+        "x=y?z = ?",
+        "\"\" a \"\"",
     ] {
         let mut fast = String::from("prefix");
         decode_phrase_into(&mut fast, raw.as_bytes());
