@@ -78,6 +78,13 @@ fn main() -> ExitCode {
     };
     match r {
         Ok(code) => code,
+        Err(_) if bccaudit::export::out_dir::interrupted() => {
+            // The signal thread removed the staging directory under the run's feet and ends
+            // the process with the signal's status: wait for it rather than report the files
+            // it removed as an error.
+            std::thread::sleep(std::time::Duration::from_secs(10));
+            ExitCode::from(130)
+        }
         Err(e) => {
             err!("bccaudit: {}", mask_password(&format!("{e:#}")));
             ExitCode::from(2)

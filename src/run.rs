@@ -152,6 +152,7 @@ pub fn analyse(
     mut scan: ScanResult,
     jaccard: f64,
     memory_limit: u64,
+    sink: Option<&mut dyn analysis::RowSink>,
     observer: &dyn Observer,
 ) -> Result<(ScanResult, Report), RunError> {
     observer.phase(&format!(
@@ -160,12 +161,13 @@ pub fn analyse(
     ));
     let strings = std::mem::take(&mut scan.strings);
     let findings = std::mem::take(&mut scan.findings);
-    let report = analysis::analyse(findings, strings, jaccard, memory_limit).map_err(|err| {
-        RunError::Spill {
-            dir: std::env::temp_dir().display().to_string(),
-            err,
-        }
-    })?;
+    let report =
+        analysis::analyse(findings, strings, jaccard, memory_limit, sink).map_err(|err| {
+            RunError::Spill {
+                dir: std::env::temp_dir().display().to_string(),
+                err,
+            }
+        })?;
     observer.phase_done();
     Ok((scan, report))
 }

@@ -37,7 +37,7 @@ fn samples_through_the_library() {
     let recorded: usize = scanned.parts.iter().map(|p| p.keys.len()).sum();
     assert_eq!(recorded, 56);
     let combined = ScanResult::combine_recorded(scanned.parts, scanned.strings);
-    let (result, report) = run::analyse(combined, 0.8, 1 << 30, &Silent).unwrap();
+    let (result, report) = run::analyse(combined, 0.8, 1 << 30, None, &Silent).unwrap();
     assert_eq!(result.stats.messages_read, 56);
     assert_eq!(result.stats.unique, 18);
     assert_eq!(report.incidents.len(), 5);

@@ -190,7 +190,7 @@ pub struct Report {
     /// Exposing messages that reused another's Message-ID with other recipients (kept apart).
     pub message_id_conflicts: usize,
     /// The addresses and names the rows refer to.
-    pub strings: Strings,
+    pub strings: Arc<Strings>,
     /// Every person's incidents, one run per person.
     person_incidents: Table<u32>,
 }
@@ -274,14 +274,28 @@ pub fn date_cell(t: Option<i64>) -> String {
 /// [`crate::cache::release_freed`]).
 const RELEASE_PEOPLE: usize = 1 << 22;
 
+/// Where the exposure rows go as the walk over incidents makes them, besides the report: in
+/// their final order (by incident, then address), whole incidents at a time, on a thread of
+/// their own while people's totals are still being added up (exposures.csv is written from
+/// here, its disk writes overlapping the rest of the analysis). The report keeps every row
+/// as well.
+pub trait RowSink: Send {
+    /// Before the first rows: how many incidents there are, and the strings rows refer to.
+    fn start(&mut self, incidents: usize, strings: Arc<Strings>);
+    /// The next rows.
+    fn rows(&mut self, rows: Vec<Exposure>);
+}
+
 /// Build the report from the findings of a scan (their addresses and names in `strings`).
 /// The rows that grow with the mailbox rather than with its people are kept within
 /// `memory_limit` bytes and go to a temporary file beyond it; writing that file may fail.
+/// Every exposure row also goes to `sink`, when there is one, as it is made.
 pub fn analyse(
     findings: Vec<Finding>,
     mut strings: Strings,
     jaccard: f64,
     memory_limit: u64,
+    mut sink: Option<&mut dyn RowSink>,
 ) -> std::io::Result<Report> {
     let (mut msgs, message_id_conflicts) = copies::merge_copies(findings);
     copies::sort(&mut msgs);
@@ -291,8 +305,13 @@ pub fn analyse(
         || incidents::group(&mut msgs, &local, addr_of.len(), jaccard),
         || people::by_address(&addr_of, &strings),
     );
-    // The index that found strings is not needed from here on (only their text is).
+    // The index that found strings is not needed from here on (only their text is), and
+    // the text is read by the sink's thread too.
     strings.drop_index();
+    let strings = Arc::new(strings);
+    if let Some(sink) = sink.as_deref_mut() {
+        sink.start(incidents.len(), strings.clone());
+    }
     // What ordering people freed (16 bytes each) goes back to the system before their rows
     // are built, when that is tens of megabytes (millions of people): worth the pages'
     // faulting in anew, which a small run would pay for nothing.
@@ -307,6 +326,7 @@ pub fn analyse(
         &mut people,
         &strings,
         memory_limit,
+        sink,
     )?;
     drop(local);
     // And what the walk's address numbering and scratch held, before the exporters' buffers.
@@ -361,7 +381,7 @@ mod tests {
     use super::*;
 
     fn analyse_with(f: Vec<Finding>, s: &mut Strings, t: f64) -> Report {
-        analyse(f, std::mem::take(s), t, u64::MAX).unwrap()
+        analyse(f, std::mem::take(s), t, u64::MAX, None).unwrap()
     }
 
     fn finding(

@@ -3,7 +3,7 @@
 
 use super::table::{Sorter, Table};
 use super::walk::{IncidentSide, PersonSide};
-use super::{Exposure, Incident, Message, Person, When};
+use super::{Exposure, Incident, Message, Person, RowSink, When};
 use crate::intern::Strings;
 
 /// Each exposed address's place in byte order (`addr_of[i]` is the string id of address
@@ -90,6 +90,7 @@ pub(super) fn aggregate(
     people: &mut [Person],
     strings: &Strings,
     budget: u64,
+    mut sink: Option<&mut dyn RowSink>,
 ) -> std::io::Result<Rows> {
     // At most one row per exposed entry: reserved once (no doubling of millions of rows).
     let mut exposures = Table::new(budget / 2);
@@ -122,10 +123,17 @@ pub(super) fn aggregate(
         let walked: &[Message] = msgs;
         let (rows, ()) = rayon::join(
             || -> std::io::Result<()> {
+                let mut stretch = Vec::new();
                 for (k, inc) in (k0..).zip(&mut incidents[k0..k1]) {
                     incident_rows.push(exposures.len());
                     side.tally(k, inc, walked);
                     exposures.extend(&side.rows)?;
+                    if sink.is_some() {
+                        stretch.extend_from_slice(&side.rows);
+                    }
+                }
+                if let Some(sink) = sink.as_deref_mut() {
+                    sink.rows(stretch);
                 }
                 Ok(())
             },

@@ -69,7 +69,17 @@ pub fn run(a: MergeArgs, arguments: Vec<String>) -> Result<ExitCode> {
     bars.phase_done();
     let (options, parts) = partial::order(partials).map_err(anyhow::Error::msg)?;
     let result = ScanResult::combine_recorded(parts, strings);
-    let (result, mut report) = run::analyse(result, options.jaccard, a.report.memory_limit, &bars)?;
+    // exposures.csv is written as the analysis makes its rows.
+    let mut exposures = Some(export::csv::ExposuresStream::create(dir.path())?);
+    let (result, mut report) = run::analyse(
+        result,
+        options.jaccard,
+        a.report.memory_limit,
+        exposures
+            .as_mut()
+            .map(|s| s as &mut dyn bccaudit::analysis::RowSink),
+        &bars,
+    )?;
     if let Some((old, s)) = &baseline {
         bccaudit::analysis::mark_new(&mut report, old, s);
     }
@@ -79,7 +89,15 @@ pub fn run(a: MergeArgs, arguments: Vec<String>) -> Result<ExitCode> {
         finished: super::now(),
         detection: options,
     };
-    report::write(dir, &result, &report, &run_info, &report_options, &bars)?;
+    report::write(
+        dir,
+        &result,
+        &report,
+        exposures,
+        &run_info,
+        &report_options,
+        &bars,
+    )?;
     report::print_summary(
         &result,
         &report,

@@ -124,6 +124,7 @@ pub fn write(
     dir: ReportDir,
     result: &ScanResult,
     report: &Report,
+    exposures: Option<export::csv::ExposuresStream>,
     run: &export::RunInfo,
     options: &export::ReportOptions,
     observer: &dyn Observer,
@@ -133,7 +134,7 @@ pub fn write(
         report.people.len(),
         report.exposures.len()
     ));
-    let doc = export::Document::new(result, report, run, options);
+    let doc = export::Document::new(result, report, run, options).with_exposures(exposures);
     export::write_report(&doc, dir.path())?;
     dir.commit().context("--out")?;
     observer.phase_done();

@@ -362,7 +362,20 @@ pub fn run(a: ScanArgs, arguments: Vec<String>) -> Result<ExitCode> {
     let accounts = scanned.accounts.clone();
     let result = ScanResult::combine(scanned.parts, scanned.unique, scanned.strings);
     let t_analysis = Instant::now();
-    let (mut result, mut report) = run::analyse(result, a.jaccard, a.report.memory_limit, &bars)?;
+    // exposures.csv is written as the analysis makes its rows.
+    let mut exposures = match &report_dir {
+        Some(d) => Some(export::csv::ExposuresStream::create(d.path())?),
+        None => None,
+    };
+    let (mut result, mut report) = run::analyse(
+        result,
+        a.jaccard,
+        a.report.memory_limit,
+        exposures
+            .as_mut()
+            .map(|s| s as &mut dyn bccaudit::analysis::RowSink),
+        &bars,
+    )?;
     if let Some(dir) = &opts.evidence_dir {
         let accounts: Vec<_> = accounts
             .into_iter()
@@ -383,7 +396,15 @@ pub fn run(a: ScanArgs, arguments: Vec<String>) -> Result<ExitCode> {
     let (Some(dir), Some(out)) = (report_dir, &a.out) else {
         bail!("--out is required");
     };
-    report::write(dir, &result, &report, &run_info, &report_options, &bars)?;
+    report::write(
+        dir,
+        &result,
+        &report,
+        exposures,
+        &run_info,
+        &report_options,
+        &bars,
+    )?;
     // The state moves on only once the report it covers is in place.
     save_state(&a, &mut state, &records)?;
     report::print_summary(

@@ -57,6 +57,8 @@ pub struct Document<'a> {
     pub run: &'a RunInfo,
     pub options: &'a ReportOptions,
     figures: std::sync::OnceLock<figures::Figures>,
+    /// exposures.csv when it was written during the analysis.
+    exposures: std::sync::Mutex<Option<csv::ExposuresStream>>,
 }
 
 impl<'a> Document<'a> {
@@ -72,7 +74,23 @@ impl<'a> Document<'a> {
             run,
             options,
             figures: std::sync::OnceLock::new(),
+            exposures: std::sync::Mutex::new(None),
         }
+    }
+
+    /// exposures.csv was written during the analysis, into the directory the report is
+    /// written to (the stream was the analysis's [`crate::analysis::RowSink`]): it is then
+    /// committed, not written again.
+    pub fn with_exposures(self, stream: Option<csv::ExposuresStream>) -> Self {
+        *self.exposures.lock().unwrap_or_else(|e| e.into_inner()) = stream;
+        self
+    }
+
+    fn take_exposures_stream(&self) -> Option<csv::ExposuresStream> {
+        self.exposures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     /// The figures the documents for people share, computed once.
@@ -144,57 +162,95 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), ExportEr
     write_atomic_with(dir, name, |w| w.write_all(bytes))
 }
 
-/// Stream a file into `dir/name` atomically, owner-only: written to a temporary file created
-/// with `O_CREAT|O_EXCL` under an unpredictable name (so a planted symlink is never followed),
-/// 0600 from its creation, synced, then renamed into place. Nothing is left behind on failure.
+/// Stream a file into `dir/name` atomically, owner-only (see [`AtomicFile`]).
 pub fn write_atomic_with(
     dir: &Path,
     name: &str,
     fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<(), ExportError> {
-    let target = dir.join(name);
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .permissions(fs::Permissions::from_mode(0o600))
-        .tempfile_in(dir)
-        .map_err(io(dir))?;
-    let result = (|| {
+    let mut f = AtomicFile::create(dir, name)?;
+    f.write(fill)?;
+    f.commit()
+}
+
+/// A file written to a temporary file created with `O_CREAT|O_EXCL` under an unpredictable
+/// name beside its target (so a planted symlink is never followed), 0600 from its creation,
+/// then synced and renamed into place by [`AtomicFile::commit`]. Nothing is left behind on
+/// failure or when it is dropped uncommitted. Its pages are handed to the disk as they fill
+/// (see [`WriteBehind`]).
+pub struct AtomicFile {
+    target: std::path::PathBuf,
+    w: std::io::BufWriter<WriteBehind>,
+}
+
+impl AtomicFile {
+    pub fn create(dir: &Path, name: &str) -> Result<AtomicFile, ExportError> {
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .permissions(fs::Permissions::from_mode(0o600))
+            .tempfile_in(dir)
+            .map_err(io(dir))?;
         // The mode above is filtered by the umask; make sure it is exactly 0600.
         tmp.as_file()
-            .set_permissions(fs::Permissions::from_mode(0o600))?;
+            .set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(io(tmp.path()))?;
         let file = WriteBehind {
-            file: tmp.as_file(),
+            file: tmp,
             written: 0,
             flushed: 0,
         };
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-        fill(&mut w)?;
-        w.into_inner().map_err(|e| e.into_error())?.file.sync_all()
-    })();
-    result.map_err(io(tmp.path()))?;
-    tmp.persist(&target)
-        .map(drop)
-        .map_err(|e| io(&target)(e.error))
+        Ok(AtomicFile {
+            target: dir.join(name),
+            w: std::io::BufWriter::with_capacity(1 << 20, file),
+        })
+    }
+
+    /// Write more of it.
+    pub fn write(
+        &mut self,
+        fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<(), ExportError> {
+        let r = fill(&mut self.w);
+        r.map_err(io(self.w.get_ref().file.path()))
+    }
+
+    /// Sync it and rename it into place.
+    pub fn commit(self) -> Result<(), ExportError> {
+        let tmp = self.w.into_inner().map_err(|e| {
+            let (err, w) = e.into_parts();
+            io(w.into_parts().0.file.path())(err)
+        })?;
+        let tmp = tmp.file;
+        tmp.as_file().sync_all().map_err(io(tmp.path()))?;
+        let target = self.target;
+        tmp.persist(&target)
+            .map(drop)
+            .map_err(|e| io(&target)(e.error))
+    }
 }
 
 /// A file being written whose pages are handed to the disk as they fill (Linux
 /// `sync_file_range`, every [`WRITE_BEHIND`] bytes), so that the `fsync` that makes a report
 /// durable before it is renamed into place waits for the last stretch only, not for a
 /// gigabyte of CSV.
-struct WriteBehind<'a> {
-    file: &'a fs::File,
+struct WriteBehind {
+    file: tempfile::NamedTempFile,
     written: u64,
     flushed: u64,
 }
 
 const WRITE_BEHIND: u64 = 8 << 20;
 
-impl Write for WriteBehind<'_> {
+impl Write for WriteBehind {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = (&mut &*self.file).write(buf)?;
+        let n = self.file.as_file().write(buf)?;
         self.written += n as u64;
         if self.written - self.flushed >= WRITE_BEHIND {
-            start_writeback(self.file, self.flushed, self.written - self.flushed);
+            start_writeback(
+                self.file.as_file(),
+                self.flushed,
+                self.written - self.flushed,
+            );
             self.flushed = self.written;
         }
         Ok(n)

@@ -19,14 +19,24 @@ use super::ExportError;
 /// signal handler) so an interrupted run leaves no personal data behind.
 static STAGING: Mutex<Option<PathBuf>> = Mutex::new(None);
 
+/// Set once an interrupted run has started removing its staging directory.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Remove the staging directory of the run in progress, if any; called on SIGINT/SIGTERM.
 /// Holding the lock while a report is switched into place, a signal arriving then waits and
 /// finds nothing left to remove.
 pub fn remove_staging() {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
     let mut g = STAGING.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(p) = g.take() {
         let _ = fs::remove_dir_all(p);
     }
+}
+
+/// Whether the run was interrupted ([`remove_staging`] has run or is running): a failure to
+/// write into the staging directory it removed is then the interruption, not an error.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 pub struct ReportDir {
