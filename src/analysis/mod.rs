@@ -206,10 +206,15 @@ impl Report {
             .rows(p.incidents.start as usize, p.incidents.end as usize)
     }
 
-    /// Every person's incidents, one person after the other (each `Person::incident_count`
-    /// long), read in one pass.
-    pub fn incident_lists(&self) -> impl Iterator<Item = u32> + '_ {
-        self.person_incidents.iter()
+    /// The incidents of some people next to each other in `people` (in order), one person
+    /// after the other (each `Person::incident_count` long).
+    pub fn incident_lists_of(&self, people: &[Person]) -> Cow<'_, [u32]> {
+        match (people.first(), people.last()) {
+            (Some(a), Some(b)) => self
+                .person_incidents
+                .rows(a.incidents.start as usize, b.incidents.end as usize),
+            _ => Cow::Borrowed(&[]),
+        }
     }
 
     /// Incident `k`'s exposure rows, by address.
