@@ -160,6 +160,15 @@ pub struct Copies {
 }
 
 impl Copies {
+    /// Room for `messages` messages' keys before the index grows.
+    pub fn with_capacity(messages: usize) -> Copies {
+        Copies {
+            node: HashMap::with_capacity_and_hasher(2 * messages, KeyHasher),
+            parent: Vec::with_capacity(messages),
+            unique: 0,
+        }
+    }
+
     fn find(&mut self, mut x: u32) -> u32 {
         while self.parent[x as usize] != x {
             let p = self.parent[x as usize];

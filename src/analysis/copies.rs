@@ -12,10 +12,11 @@ use crate::model::Finding;
 /// mailers reuse ids, and merging two different messages would drop the second one's people
 /// from the notification list. Such reuses are counted (the second return value).
 pub(super) fn merge_copies(findings: Vec<Finding>) -> (Vec<Message>, usize) {
-    let mut copies = crate::identity::Copies::default();
+    let n = findings.len();
+    let mut copies = crate::identity::Copies::with_capacity(n);
     // Message-ID alone → the first Message-ID-with-recipients key seen with it. The keys are
     // already hashes (SHA-256 prefixes): no need to hash them again with SipHash.
-    let mut ids_seen: FxMap<u64, u64> = FxMap::default();
+    let mut ids_seen: FxMap<u64, u64> = FxMap::with_capacity_and_hasher(n, Default::default());
     let mut id_keys_seen: FxSet<u64> = FxSet::default();
     let mut conflicts = 0;
     for f in &findings {
@@ -27,7 +28,7 @@ pub(super) fn merge_copies(findings: Vec<Finding>) -> (Vec<Message>, usize) {
         }
     }
     let mut out: Vec<Message> = Vec::with_capacity(findings.len());
-    let mut slot: FxMap<u32, usize> = FxMap::default();
+    let mut slot: FxMap<u32, usize> = FxMap::with_capacity_and_hasher(n, Default::default());
     for mut f in findings {
         // The finding's own hash is not read after this point: its place is `Message::sha256`.
         let sha = f.sha256.take().unwrap_or_default();

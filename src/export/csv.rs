@@ -20,6 +20,9 @@ struct Out<'a> {
     /// (an incident's rows, a person's first and last exposure), and making the calendar date
     /// of a time is the costliest part of a cell.
     last_date: Option<(i64, [u8; 24], u8)>,
+    /// The buffer goes to `sink` once it holds this much ([`CHUNK`]; never for a block
+    /// formatted into memory, see [`formatted_into`]).
+    flush_at: usize,
 }
 
 const CHUNK: usize = 1 << 20;
@@ -90,7 +93,7 @@ impl Out<'_> {
     fn end_record(&mut self) -> std::io::Result<()> {
         self.buf.extend_from_slice(b"\r\n");
         self.fresh = true;
-        if self.buf.len() >= CHUNK {
+        if self.buf.len() >= self.flush_at {
             self.sink.write_all(&self.buf)?;
             self.buf.clear();
         }
@@ -111,6 +114,7 @@ fn write_csv(
             buf: Vec::with_capacity(CHUNK + (64 << 10)),
             fresh: true,
             last_date: None,
+            flush_at: CHUNK,
         };
         self::header(&mut w, header)?;
         rows(&mut w)?;
@@ -404,13 +408,19 @@ fn affected(doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
         // The longest list, last to finish: its people in blocks, a few formatted at once on
         // the pool, written in order.
         const BLOCK: usize = 1 << 14;
-        for window in report.people.chunks(4 * BLOCK) {
-            let parts: Vec<std::io::Result<Vec<u8>>> = window
+        const AT_ONCE: usize = 4;
+        let mut blocks: Vec<Vec<u8>> = vec![Vec::new(); AT_ONCE];
+        for window in report.people.chunks(AT_ONCE * BLOCK) {
+            let done: Vec<std::io::Result<()>> = window
                 .par_chunks(BLOCK)
-                .map(|people| formatted(|o| affected_rows(o, report, people, width, new)))
+                .zip(blocks.par_iter_mut())
+                .map(|(people, bytes)| {
+                    formatted_into(bytes, |o| affected_rows(o, report, people, width, new))
+                })
                 .collect();
-            for part in parts {
-                w.append(&part?)?;
+            for (r, bytes) in done.into_iter().zip(&blocks) {
+                r?;
+                w.append(bytes)?;
             }
         }
         Ok(())
@@ -468,22 +478,23 @@ fn affected_rows(
     Ok(())
 }
 
-/// Rows formatted into bytes of their own (blocks made in parallel, then written in order).
-fn formatted(rows: impl FnOnce(&mut Out<'_>) -> std::io::Result<()>) -> std::io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
+/// Rows formatted into `bytes` (emptied first; blocks made in parallel, then written in order,
+/// their buffers used again).
+fn formatted_into(
+    bytes: &mut Vec<u8>,
+    rows: impl FnOnce(&mut Out<'_>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    bytes.clear();
     let mut w = Out {
-        sink: &mut bytes,
-        buf: Vec::with_capacity(CHUNK + (64 << 10)),
+        sink: &mut std::io::sink(),
+        buf: std::mem::take(bytes),
         fresh: true,
         last_date: None,
+        flush_at: usize::MAX,
     };
-    rows(&mut w)?;
-    let rest = std::mem::take(&mut w.buf);
-    if bytes.is_empty() {
-        return Ok(rest);
-    }
-    bytes.extend_from_slice(&rest);
-    Ok(bytes)
+    let r = rows(&mut w);
+    *bytes = std::mem::take(&mut w.buf);
+    r
 }
 
 fn exposures(doc: &Document<'_>, dir: &Path) -> Result<(), ExportError> {
@@ -554,6 +565,7 @@ impl RowsFile {
                 buf,
                 fresh: true,
                 last_date: None,
+                flush_at: CHUNK,
             };
             let r = rows(&mut w);
             self.buf = std::mem::take(&mut w.buf);
@@ -748,6 +760,7 @@ mod tests {
             buf: Vec::new(),
             fresh: true,
             last_date: None,
+            flush_at: CHUNK,
         };
         row(&mut w, cells).unwrap();
         std::mem::take(&mut w.buf)
@@ -778,6 +791,7 @@ mod tests {
                 buf: Vec::new(),
                 fresh: true,
                 last_date: None,
+                flush_at: CHUNK,
             };
             w.field(guard_cell(c).as_bytes());
             w.end_record().unwrap();
@@ -822,6 +836,7 @@ mod tests {
                 buf: Vec::new(),
                 fresh: true,
                 last_date: None,
+                flush_at: CHUNK,
             };
             for r in fields {
                 for f in *r {
