@@ -28,7 +28,17 @@ fn plain_ascii_text(raw: &[u8]) -> Option<String> {
     let (mut ctype, mut cte) = (None, None);
     // The field the last line belonged to: 1 Content-Type, 2 Content-Transfer-Encoding.
     let mut current = 0;
-    for line in raw[..end].split(|&b| b == b'\n') {
+    // Line by line, each end found with memchr (a header of long address lists is mostly
+    // lines of no interest): the pieces `split` on LF would give.
+    let head = &raw[..end];
+    let mut next = Some(0);
+    let lines = std::iter::from_fn(|| {
+        let s = next?;
+        let e = memchr::memchr(b'\n', &head[s..]).map_or(head.len(), |i| s + i);
+        next = (e < head.len()).then_some(e + 1);
+        Some(&head[s..e])
+    });
+    for line in lines {
         if matches!(line.first(), Some(b' ' | b'\t')) {
             if current != 0 && !line.trim_ascii().is_empty() {
                 return None;
