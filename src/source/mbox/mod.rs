@@ -27,8 +27,12 @@ use crate::warning::{Warning, WarningKind};
 pub struct BufferPool(Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
 
 impl BufferPool {
-    /// At most this many buffers wait in the pool.
+    /// At most this many buffers wait in the pool,
     const KEEP: usize = 8;
+    /// holding at most this many bytes: windows grown for large messages are kept too (fresh
+    /// pages cost far more than reused ones: a mailbox of large attachments faulted in a
+    /// grown window for each), but not without bound.
+    const KEEP_BYTES: usize = 8 * BATCH_BYTES;
 
     /// A buffer of at least `capacity`: a pooled one that is large enough, else a new one (a
     /// smaller pooled buffer is not grown: growing copies its whole old capacity).
@@ -47,12 +51,13 @@ impl BufferPool {
     }
 
     fn give(&self, v: Vec<u8>) {
-        // Oversized windows (a grown window for one large message) are not hoarded.
-        if v.capacity() > 0 && v.capacity() <= 2 * BATCH_BYTES {
-            if let Ok(mut p) = self.0.lock() {
-                if p.len() < Self::KEEP {
-                    p.push(v);
-                }
+        if v.capacity() == 0 {
+            return;
+        }
+        if let Ok(mut p) = self.0.lock() {
+            let held: usize = p.iter().map(Vec::capacity).sum();
+            if p.len() < Self::KEEP && held + v.capacity() <= Self::KEEP_BYTES {
+                p.push(v);
             }
         }
     }
@@ -254,7 +259,16 @@ impl MboxSource {
             Some(b) => {
                 let mut v = std::mem::take(&mut b.bytes);
                 v.drain(..lo);
-                v
+                if v.capacity() < want {
+                    // Grown into a pooled buffer large enough, if there is one, rather than
+                    // reallocated into fresh pages.
+                    let mut w = self.pool.take(want);
+                    w.extend_from_slice(&v);
+                    self.pool.give(v);
+                    w
+                } else {
+                    v
+                }
             }
             None => {
                 // Room for one doubling: a message cut by the end of the window grows into it
