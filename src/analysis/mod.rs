@@ -99,6 +99,12 @@ impl Person {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct When(i64);
 
+impl From<Option<i64>> for When {
+    fn from(t: Option<i64>) -> When {
+        When::NONE.min(t)
+    }
+}
+
 impl When {
     pub const NONE: When = When(i64::MIN);
 
