@@ -268,13 +268,13 @@ pub fn id_width(n: usize) -> usize {
 /// The id of incident `k` (from 0), `INC-0001`, appended to `out`; `width` from [`id_width`].
 pub fn push_incident_id(out: &mut String, k: usize, width: usize) {
     // `INC-{:0width$}` of k + 1, digit by digit (an id for every row of two reports).
+    const ZEROS: &str = "00000000000000000000";
     let mut buf = [0u8; 20];
     let digits = crate::digits::decimal(k as u64 + 1, &mut buf);
     out.push_str("INC-");
-    for _ in digits.len()..width {
-        out.push('0');
-    }
-    out.extend(digits.iter().map(|&b| char::from(b)));
+    out.push_str(&ZEROS[..width.saturating_sub(digits.len()).min(ZEROS.len())]);
+    // Decimal digits: ASCII.
+    out.push_str(std::str::from_utf8(digits).unwrap_or_default());
 }
 
 pub fn date_cell(t: Option<i64>) -> String {

@@ -533,25 +533,40 @@ pub fn decode_phrase_into(out: &mut String, raw: &[u8]) {
         out.push_str(&decode_phrase_general(raw));
         return;
     }
+    // Printable ASCII: valid UTF-8, cut anywhere.
+    let Ok(text) = std::str::from_utf8(raw) else {
+        out.push_str(&decode_phrase_general(raw));
+        return;
+    };
     let start = out.len();
     // Words (runs between spaces) joined by one space, quotes dropped wherever they are ("Doe,
-    // Jane" is Doe, Jane): a word of quotes alone is no word. One pass, a byte at a time.
+    // Jane" is Doe, Jane): a word of quotes alone is no word. The pieces between spaces and
+    // quotes are copied whole.
     let (mut any, mut in_word) = (false, false);
-    for &b in raw {
-        match b {
-            b' ' => in_word = false,
-            b'"' => {}
-            _ => {
-                if !in_word {
-                    if any {
-                        out.push(' ');
-                    }
-                    (any, in_word) = (true, true);
-                }
-                out.push(char::from(b));
+    let mut piece = |out: &mut String, p: &str, in_word: &mut bool| {
+        if p.is_empty() {
+            return;
+        }
+        if !*in_word {
+            if any {
+                out.push(' ');
+            }
+            any = true;
+            *in_word = true;
+        }
+        out.push_str(p);
+    };
+    let mut from = 0;
+    for (i, &b) in raw.iter().enumerate() {
+        if b == b' ' || b == b'"' {
+            piece(out, &text[from..i], &mut in_word);
+            from = i + 1;
+            if b == b' ' {
+                in_word = false;
             }
         }
     }
+    piece(out, &text[from..], &mut in_word);
     // Trimmed of spaces and apostrophes at both ends, in place.
     let end = start + out[start..].trim_end_matches([' ', '\'']).len();
     out.truncate(end);

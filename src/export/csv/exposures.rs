@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::rows::{header, row, write_csv, Cell, Out, CHUNK};
+use super::rows::{header, row, write_csv, Cell, Dates, Out, CHUNK};
 use super::EXPOSURES_HEADER;
 use crate::analysis::{Exposure, RowSink};
 use crate::export::{Document, ExportError};
@@ -76,7 +76,7 @@ impl RowsFile {
                 sink,
                 buf,
                 fresh: true,
-                last_date: None,
+                dates: Dates::default(),
                 flush_at: CHUNK,
             };
             let r = rows(&mut w);

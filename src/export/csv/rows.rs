@@ -16,10 +16,8 @@ pub(super) struct Out<'a> {
     pub(super) buf: Vec<u8>,
     /// At the start of a record (no delimiter before the next field).
     pub(super) fresh: bool,
-    /// The last date written and its text: rows next to each other mostly share their dates
-    /// (an incident's rows, a person's first and last exposure), and making the calendar date
-    /// of a time is the costliest part of a cell.
-    pub(super) last_date: Option<(i64, [u8; 24], u8)>,
+    /// The dates written so far (see [`Dates`]).
+    pub(super) dates: Dates,
     /// The buffer goes to `sink` once it holds this much ([`CHUNK`]; never for a block
     /// formatted into memory, see [`formatted_into`]).
     pub(super) flush_at: usize,
@@ -71,15 +69,7 @@ impl Out<'_> {
     }
 
     pub(super) fn date(&mut self, t: i64) {
-        let (text, n) = match self.last_date {
-            Some((last, text, n)) if last == t => (text, n),
-            _ => {
-                let mut text = [0u8; 24];
-                let n = format_date(t, &mut text).len() as u8;
-                self.last_date = Some((t, text, n));
-                (text, n)
-            }
-        };
+        let (text, n) = self.dates.text(t);
         self.bare(&text[..usize::from(n)]);
     }
 
@@ -113,7 +103,7 @@ pub(super) fn write_csv(
             sink,
             buf: Vec::with_capacity(CHUNK + (64 << 10)),
             fresh: true,
-            last_date: None,
+            dates: Dates::default(),
             flush_at: CHUNK,
         };
         self::header(&mut w, header)?;
@@ -185,6 +175,69 @@ pub(super) fn row(w: &mut Out<'_>, cells: &[Cell<'_>]) -> std::io::Result<()> {
     w.end_record()
 }
 
+/// The dates a writer has made. Rows next to each other mostly share their dates (an
+/// incident's rows, a person's first and last exposure) and dates their days: the calendar
+/// date of a time, the costliest part of a cell, is made once per day.
+#[derive(Clone)]
+pub(super) struct Dates {
+    last: Option<(i64, [u8; 24], u8)>,
+    /// Day number → its `YYYY-MM-DD`, direct-mapped.
+    days: [(i64, [u8; 10]); 64],
+}
+
+impl Default for Dates {
+    fn default() -> Self {
+        Dates {
+            last: None,
+            // No day is numbered i64::MIN (that is less than the first time's day).
+            days: [(i64::MIN, [0; 10]); 64],
+        }
+    }
+}
+
+impl Dates {
+    /// `t` as [`format_date`] writes it.
+    fn text(&mut self, t: i64) -> ([u8; 24], u8) {
+        if let Some((last, text, n)) = self.last {
+            if last == t {
+                return (text, n);
+            }
+        }
+        let mut text = [0u8; 24];
+        let n = match self.by_day(t, &mut text) {
+            Some(()) => 20,
+            None => format_date(t, &mut text).len() as u8,
+        };
+        self.last = Some((t, text, n));
+        (text, n)
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SSZ` from the day's date and the time of day (four-digit years).
+    fn by_day(&mut self, t: i64, text: &mut [u8; 24]) -> Option<()> {
+        let (day, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+        let slot = &mut self.days[day.rem_euclid(64) as usize];
+        if slot.0 != day {
+            let mut full = [0u8; 20];
+            let s = crate::parse::date::rfc3339_in(day.checked_mul(86_400)?, &mut full)?;
+            slot.1.copy_from_slice(&s.as_bytes()[..10]);
+            slot.0 = day;
+        }
+        text[..10].copy_from_slice(&slot.1);
+        let two = |b: &mut [u8], v: i64| {
+            b[0] = b'0' + (v / 10) as u8;
+            b[1] = b'0' + (v % 10) as u8;
+        };
+        text[10] = b'T';
+        two(&mut text[11..13], secs / 3600);
+        text[13] = b':';
+        two(&mut text[14..16], secs % 3600 / 60);
+        text[16] = b':';
+        two(&mut text[17..19], secs % 60);
+        text[19] = b'Z';
+        Some(())
+    }
+}
+
 /// `YYYY-MM-DDTHH:MM:SSZ` (as [`crate::parse::date::rfc3339`]) in `buf`.
 fn format_date(t: i64, buf: &mut [u8; 24]) -> &[u8] {
     let mut four = [0u8; 20];
@@ -220,7 +273,7 @@ pub(super) fn formatted_into(
         sink: &mut std::io::sink(),
         buf: std::mem::take(bytes),
         fresh: true,
-        last_date: None,
+        dates: Dates::default(),
         flush_at: usize::MAX,
     };
     let r = rows(&mut w);
@@ -232,13 +285,50 @@ pub(super) fn formatted_into(
 mod tests {
     use super::*;
 
+    #[test]
+    fn dates_made_by_day_are_the_rfc3339_dates() {
+        let mut d = Dates::default();
+        let mut times = vec![
+            i64::MIN,
+            i64::MAX,
+            -62_167_219_201,
+            -62_167_219_200,
+            253_402_300_799,
+            253_402_300_800,
+            -1,
+            0,
+            86_399,
+            86_400,
+            1_709_210_096,
+        ];
+        // Days that share a slot, in and out of order, each time twice.
+        let mut t = -5_000_000_000i64;
+        while t < 5_000_000_000 {
+            times.push(t);
+            times.push(t + 64 * 86_400);
+            t += 7_777_777;
+        }
+        for &t in times.iter().chain(times.iter().rev()) {
+            let (text, n) = d.text(t);
+            let mut buf = [0u8; 24];
+            assert_eq!(&text[..usize::from(n)], format_date(t, &mut buf), "{t}");
+            if (-62_167_219_200..253_402_300_800).contains(&t) {
+                assert_eq!(
+                    &text[..20],
+                    crate::parse::date::rfc3339(t).as_bytes(),
+                    "{t}"
+                );
+            }
+        }
+    }
+
     fn written(cells: &[Cell<'_>]) -> Vec<u8> {
         let mut out = Vec::new();
         let mut w = Out {
             sink: &mut out,
             buf: Vec::new(),
             fresh: true,
-            last_date: None,
+            dates: Dates::default(),
             flush_at: CHUNK,
         };
         row(&mut w, cells).unwrap();
@@ -269,7 +359,7 @@ mod tests {
                 sink: &mut slow,
                 buf: Vec::new(),
                 fresh: true,
-                last_date: None,
+                dates: Dates::default(),
                 flush_at: CHUNK,
             };
             w.field(guard_cell(c).as_bytes());
@@ -314,7 +404,7 @@ mod tests {
                 sink: &mut ours,
                 buf: Vec::new(),
                 fresh: true,
-                last_date: None,
+                dates: Dates::default(),
                 flush_at: CHUNK,
             };
             for r in fields {
