@@ -123,7 +123,8 @@ pub(super) fn aggregate(
         let walked: &[Message] = msgs;
         let (rows, ()) = rayon::join(
             || -> std::io::Result<()> {
-                let mut stretch = Vec::new();
+                // Room for the stretch's rows at once (at most one per exposed entry).
+                let mut stretch = Vec::with_capacity(if sink.is_some() { entries } else { 0 });
                 for (k, inc) in (k0..).zip(&mut incidents[k0..k1]) {
                     incident_rows.push(exposures.len());
                     side.tally(k, inc, walked);

@@ -132,9 +132,9 @@ impl RowSink for ExposuresStream {
         let Stream::Ready(mut f) = state else {
             return;
         };
-        // A few stretches of rows (about 2 MB each) wait at most: the walk runs ahead of the
+        // Two stretches of rows (about 2 MB each) wait at most: the walk runs ahead of the
         // writer by that much, and no more rows than that are held twice.
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Exposure>>(4);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Exposure>>(2);
         let text = strings.clone();
         let spawned = std::thread::Builder::new()
             .name("bccaudit-exposures".into())
