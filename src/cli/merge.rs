@@ -12,7 +12,7 @@ use bccaudit::export::{self, out_dir::ReportDir};
 use bccaudit::intern::Strings;
 use bccaudit::model::ScanResult;
 use bccaudit::partial;
-use bccaudit::run::{self, Observer};
+use bccaudit::run::Observer;
 
 use super::progress::Bars;
 use super::report;
@@ -69,15 +69,11 @@ pub fn run(a: MergeArgs, arguments: Vec<String>) -> Result<ExitCode> {
     bars.phase_done();
     let (options, parts) = partial::order(partials).map_err(anyhow::Error::msg)?;
     let result = ScanResult::combine_recorded(parts, strings);
-    // exposures.csv is written as the analysis makes its rows.
-    let mut exposures = Some(export::csv::ExposuresStream::create(dir.path())?);
-    let (result, mut report) = run::analyse(
+    let (result, mut report, exposures) = report::analyse(
+        Some(&dir),
         result,
         options.jaccard,
         a.report.memory_limit,
-        exposures
-            .as_mut()
-            .map(|s| s as &mut dyn bccaudit::analysis::RowSink),
         &bars,
     )?;
     if let Some((old, s)) = &baseline {

@@ -119,6 +119,30 @@ fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{s:?}: too large"))
 }
 
+/// Analyse the scan, exposures.csv written into the report being staged in `dir` as the
+/// analysis makes its rows; the stream goes on to [`write`] with the report.
+pub fn analyse(
+    dir: Option<&ReportDir>,
+    result: ScanResult,
+    jaccard: f64,
+    memory_limit: u64,
+    observer: &dyn Observer,
+) -> Result<(ScanResult, Report, Option<export::csv::ExposuresStream>)> {
+    let mut exposures = dir
+        .map(|d| export::csv::ExposuresStream::create(d.path()))
+        .transpose()?;
+    let (result, report) = bccaudit::run::analyse(
+        result,
+        jaccard,
+        memory_limit,
+        exposures
+            .as_mut()
+            .map(|s| s as &mut dyn bccaudit::analysis::RowSink),
+        observer,
+    )?;
+    Ok((result, report, exposures))
+}
+
 /// Write every report file into the staging directory, then switch it into place.
 pub fn write(
     dir: ReportDir,

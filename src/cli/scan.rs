@@ -362,18 +362,11 @@ pub fn run(a: ScanArgs, arguments: Vec<String>) -> Result<ExitCode> {
     let accounts = scanned.accounts.clone();
     let result = ScanResult::combine(scanned.parts, scanned.unique, scanned.strings);
     let t_analysis = Instant::now();
-    // exposures.csv is written as the analysis makes its rows.
-    let mut exposures = match &report_dir {
-        Some(d) => Some(export::csv::ExposuresStream::create(d.path())?),
-        None => None,
-    };
-    let (mut result, mut report) = run::analyse(
+    let (mut result, mut report, exposures) = report::analyse(
+        report_dir.as_ref(),
         result,
         a.jaccard,
         a.report.memory_limit,
-        exposures
-            .as_mut()
-            .map(|s| s as &mut dyn bccaudit::analysis::RowSink),
         &bars,
     )?;
     if let Some(dir) = &opts.evidence_dir {

@@ -324,15 +324,8 @@ mod tests {
 
     fn written(cells: &[Cell<'_>]) -> Vec<u8> {
         let mut out = Vec::new();
-        let mut w = Out {
-            sink: &mut out,
-            buf: Vec::new(),
-            fresh: true,
-            dates: Dates::default(),
-            flush_at: CHUNK,
-        };
-        row(&mut w, cells).unwrap();
-        std::mem::take(&mut w.buf)
+        formatted_into(&mut out, |w| row(w, cells)).unwrap();
+        out
     }
 
     #[test]
@@ -355,16 +348,12 @@ mod tests {
         ];
         for c in cells {
             let mut slow = Vec::new();
-            let mut w = Out {
-                sink: &mut slow,
-                buf: Vec::new(),
-                fresh: true,
-                dates: Dates::default(),
-                flush_at: CHUNK,
-            };
-            w.field(guard_cell(c).as_bytes());
-            w.end_record().unwrap();
-            assert_eq!(written(&[Cell::Str(c)]), w.buf, "{c:?}");
+            formatted_into(&mut slow, |w| {
+                w.field(guard_cell(c).as_bytes());
+                w.end_record()
+            })
+            .unwrap();
+            assert_eq!(written(&[Cell::Str(c)]), slow, "{c:?}");
         }
         for parts in [
             &["INC-0001", "INC-0002"][..],
@@ -399,23 +388,16 @@ mod tests {
             &["\"", ",", "\r\n", " lead", "trail ", "a\"\"b"],
         ];
         let mut ours = Vec::new();
-        {
-            let mut w = Out {
-                sink: &mut ours,
-                buf: Vec::new(),
-                fresh: true,
-                dates: Dates::default(),
-                flush_at: CHUNK,
-            };
+        formatted_into(&mut ours, |w| {
             for r in fields {
                 for f in *r {
                     w.field(f.as_bytes());
                 }
-                w.end_record().unwrap();
+                w.end_record()?;
             }
-            let rest = std::mem::take(&mut w.buf);
-            w.sink.write_all(&rest).unwrap();
-        }
+            Ok(())
+        })
+        .unwrap();
         let mut theirs = csv::WriterBuilder::new()
             .terminator(csv::Terminator::CRLF)
             .from_writer(Vec::new());
