@@ -147,7 +147,8 @@ pub fn scan(
 
 /// Analyse the combined results: the report (which takes over the strings). Rows that grow
 /// with the mailbox rather than with its people are kept within `memory_limit` bytes, the rest
-/// in a temporary file in `$TMPDIR`.
+/// in a temporary file in `$TMPDIR`. Every exposure row also goes to `sink`, when there is one,
+/// as the analysis makes it (exposures.csv is written from there).
 pub fn analyse(
     mut scan: ScanResult,
     jaccard: f64,

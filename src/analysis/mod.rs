@@ -286,10 +286,9 @@ pub fn date_cell(t: Option<i64>) -> String {
 const RELEASE_PEOPLE: usize = 1 << 22;
 
 /// Where the exposure rows go as the walk over incidents makes them, besides the report: in
-/// their final order (by incident, then address), whole incidents at a time, on a thread of
-/// their own while people's totals are still being added up (exposures.csv is written from
-/// here, its disk writes overlapping the rest of the analysis). The report keeps every row
-/// as well.
+/// their final order (by incident, then address), a stretch of whole incidents at a time,
+/// called from the walk. exposures.csv is written from here (on a thread of the sink's own, so
+/// its disk writes overlap the rest of the analysis). The report keeps every row as well.
 pub trait RowSink: Send {
     /// Before the first rows: how many incidents there are, and the strings rows refer to.
     fn start(&mut self, incidents: usize, strings: Arc<Strings>);
