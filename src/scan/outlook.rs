@@ -138,6 +138,7 @@ fn structured(
         terminated: true,
         whole: None,
         text: Some(&s.mime),
+        split: None,
         sha256,
         size,
         internal_date: None,

@@ -24,6 +24,8 @@ pub(super) struct Raw<'a> {
     pub(super) whole: Option<&'a [u8]>,
     /// Its text when the source rebuilt it (Outlook), for the sensitive-context search.
     pub(super) text: Option<&'a [u8]>,
+    /// `header_end` of `whole`, when it was found on `whole` itself (spares finding it again).
+    pub(super) split: Option<(usize, usize, bool)>,
     /// Precomputed SHA-256 (message files).
     pub(super) sha256: Option<String>,
     pub(super) size: u64,
@@ -42,7 +44,8 @@ pub(super) fn process_unit(unit: Unit, opts: &ScanOptions) -> UnitResult {
         } => {
             let data = chunk.bytes();
             let msg = &data[span.header_start..span.end];
-            let (hl, _, terminated) = header::header_end(msg);
+            let split = header::header_end(msg);
+            let (hl, _, terminated) = split;
             let raw = Raw {
                 location: Location::Mbox {
                     path,
@@ -52,6 +55,7 @@ pub(super) fn process_unit(unit: Unit, opts: &ScanOptions) -> UnitResult {
                 terminated,
                 whole: Some(msg),
                 text: None,
+                split: Some(split),
                 sha256: None,
                 size: (span.end - span.start) as u64,
                 internal_date: None,
@@ -76,6 +80,7 @@ pub(super) fn process_unit(unit: Unit, opts: &ScanOptions) -> UnitResult {
                 terminated: terminated || hl == bytes.len(),
                 whole: None,
                 text: None,
+                split: None,
                 sha256,
                 size,
                 internal_date,
@@ -126,6 +131,7 @@ fn process_file(path: &Path, opts: &ScanOptions, r: &mut UnitResult) {
                 terminated,
                 whole: None,
                 text: None,
+                split: None,
                 sha256: Some(hexd),
                 size,
                 internal_date: None,
@@ -242,6 +248,7 @@ fn process_member(name: &str, bytes: &[u8], opts: &ScanOptions, r: &mut UnitResu
         terminated,
         whole: Some(bytes),
         text: None,
+        split: None,
         sha256: Some(sha),
         size: bytes.len() as u64,
         internal_date: None,
@@ -350,13 +357,21 @@ pub(super) fn classify_message(
     if let Some(m) = &opts.sensitive {
         // The whole message when at hand; a message file is read again below (process_file);
         // a header-only message (IMAP, an oversized mbox message) gives its subject here.
-        finding.sensitive = match raw.whole.or(raw.text) {
-            Some(w) => m.scan_message(&finding.subject, w),
-            None => m.scan_message(&finding.subject, b""),
+        finding.sensitive = match (raw.whole, raw.text) {
+            (Some(w), _) => m.scan_message_split(&finding.subject, w, raw.split),
+            (None, Some(w)) => m.scan_message(&finding.subject, w),
+            (None, None) => m.scan_message(&finding.subject, b""),
         };
     }
     let mut exposed = RawExposed::default();
     exposed.items.reserve(c.exposed.len());
+    // Room for every address and name as written (decoding seldom makes a name longer).
+    exposed.text.reserve(
+        c.exposed
+            .iter()
+            .map(|e| e.addr.len() + e.name.map_or(0, <[u8]>::len))
+            .sum(),
+    );
     for e in &c.exposed {
         exposed.text.push_str(&e.addr);
         let addr_end = exposed.text.len() as u32;

@@ -8,8 +8,19 @@ const MAX_PARTS: usize = 200;
 
 /// (text of the readable parts, attachment file names).
 pub fn message_text(raw: &[u8]) -> (String, Vec<String>) {
+    message_text_split(raw, None)
+}
+
+/// [`message_text`] of a message whose [`header_end`](crate::parse::header::header_end) the
+/// caller has found already (`split`), so that it is not looked for again.
+pub fn message_text_split(
+    raw: &[u8],
+    split: Option<(usize, usize, bool)>,
+) -> (String, Vec<String>) {
     let raw = &raw[..raw.len().min(MAX_BODY)];
-    match plain_ascii_text(raw) {
+    // Cutting at MAX_BODY keeps a terminated header block that ends before the cut.
+    let split = split.filter(|&(_, body, terminated)| terminated && body <= raw.len());
+    match plain_ascii_text(raw, split) {
         Some(text) => (text, Vec::new()),
         None => parsed_text(raw),
     }
@@ -19,8 +30,9 @@ pub fn message_text(raw: &[u8]) -> (String, Vec<String>) {
 /// transfer encoding, an ASCII-compatible charset and an ASCII body. Its text is then its body
 /// as it stands, which is what the parse gives (tested against it); anything else (folded or
 /// repeated fields, parameters naming a file, other charsets) is left to the parse.
-fn plain_ascii_text(raw: &[u8]) -> Option<String> {
-    let (end, body_start, terminated) = crate::parse::header::header_end(raw);
+fn plain_ascii_text(raw: &[u8], split: Option<(usize, usize, bool)>) -> Option<String> {
+    let (end, body_start, terminated) =
+        split.unwrap_or_else(|| crate::parse::header::header_end(raw));
     let body = raw.get(body_start..)?;
     if !terminated || !body.is_ascii() {
         return None;
@@ -280,8 +292,11 @@ Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--B--\r\n";
                 let mut raw = h.as_bytes().to_vec();
                 raw.extend_from_slice(b"\r\n");
                 raw.extend_from_slice(b);
-                let quick = plain_ascii_text(&raw);
+                let quick = plain_ascii_text(&raw, None);
                 fast += usize::from(quick.is_some());
+                // The header block delimited by the caller gives the same text.
+                let split = crate::parse::header::header_end(&raw);
+                assert_eq!(message_text_split(&raw, Some(split)), message_text(&raw));
                 if let Some(q) = quick {
                     assert_eq!((q, Vec::new()), parsed_text(&raw), "{h:?} {b:?}");
                 }
@@ -299,12 +314,22 @@ Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--B--\r\n";
             "Content-Type: multipart/mixed; boundary=b\r\n",
         ] {
             let raw = format!("{h}\r\nHello\r\n");
-            assert_eq!(plain_ascii_text(raw.as_bytes()), None, "{h:?}");
+            assert_eq!(plain_ascii_text(raw.as_bytes(), None), None, "{h:?}");
         }
         assert_eq!(
-            plain_ascii_text(b"To: a@x.test\r\n\r\ncaf\xc3\xa9\r\n"),
+            plain_ascii_text(b"To: a@x.test\r\n\r\ncaf\xc3\xa9\r\n", None),
             None
         );
+    }
+
+    #[test]
+    fn a_header_split_past_the_cut_is_found_again() {
+        // A header block longer than what is read: the caller's split is not used.
+        let mut raw = b"Subject: x\r\nX-Long: ".to_vec();
+        raw.resize(MAX_BODY + 10, b'a');
+        raw.extend_from_slice(b"\r\n\r\nsafeguarding\r\n");
+        let split = crate::parse::header::header_end(&raw);
+        assert_eq!(message_text_split(&raw, Some(split)), message_text(&raw));
     }
 
     #[test]

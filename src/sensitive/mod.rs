@@ -218,9 +218,20 @@ impl Matcher {
     /// Every hit in a message: its subject, its text parts and its attachment names (from
     /// the raw message, at most [`MAX_BODY`] bytes of it).
     pub fn scan_message(&self, subject: &str, raw: &[u8]) -> Vec<Hit> {
+        self.scan_message_split(subject, raw, None)
+    }
+
+    /// [`Matcher::scan_message`] of a message whose header block the caller has delimited
+    /// already (`header_end`'s answer).
+    pub fn scan_message_split(
+        &self,
+        subject: &str,
+        raw: &[u8],
+        split: Option<(usize, usize, bool)>,
+    ) -> Vec<Hit> {
         let mut hits = BTreeSet::new();
         self.find(subject, Place::Subject, &mut hits);
-        let (text, names) = message_text(raw);
+        let (text, names) = body::message_text_split(raw, split);
         self.find(&text, Place::Body, &mut hits);
         for n in names {
             self.find(&n, Place::AttachmentName, &mut hits);
