@@ -17,8 +17,6 @@ const TEMPLATE: &str = include_str!("breach-summary.md");
 const INPUTS_LISTED: usize = 100;
 /// Incidents in the Markdown's table (highest risk and size first; all are in the JSON).
 const INCIDENTS_LISTED: usize = 200;
-/// Incidents rendered at once for the JSON (a few hundred KB).
-const INCIDENTS_PER_BLOCK: usize = 1024;
 
 pub struct Breach;
 
@@ -148,24 +146,11 @@ impl Serialize for AllIncidents<'_> {
         let Some((doc, figures)) = self.0 else {
             return ser.serialize_seq(Some(0))?.end();
         };
-        use rayon::prelude::*;
-        let n = doc.report.incidents.len();
-        let mut seq = ser.serialize_seq(Some(n))?;
-        // A block of incidents made and rendered (compact, as the layout writes a row) on the
-        // pool, then written in order: one thread serializing forty thousand incidents was
-        // the report's last file to finish.
-        for start in (0..n).step_by(INCIDENTS_PER_BLOCK) {
-            let rendered: Vec<Box<serde_json::value::RawValue>> = (start
-                ..n.min(start + INCIDENTS_PER_BLOCK))
-                .into_par_iter()
-                .map(|k| serde_json::value::to_raw_value(&incident_answers(doc, figures, k)))
-                .collect::<Result<_, _>>()
-                .map_err(serde::ser::Error::custom)?;
-            for r in &rendered {
-                seq.serialize_element(r)?;
-            }
-        }
-        seq.end()
+        // Made and rendered a block at a time on the pool: one thread serializing forty
+        // thousand incidents was the report's last file to finish.
+        super::json_rows::par_seq(ser, doc.report.incidents.len(), |k| {
+            incident_answers(doc, figures, k)
+        })
     }
 }
 

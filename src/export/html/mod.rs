@@ -463,28 +463,20 @@ struct AllRows<'a> {
 
 impl Serialize for AllRows<'_> {
     fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
-        let mut seq = ser.serialize_seq(Some(self.order.len()))?;
-        for j in 0..self.order.len() {
-            seq.serialize_element(&Packed(&incident_row(
-                self.report,
-                self.figures,
-                self.order,
-                j,
-            )))?;
-        }
-        seq.end()
+        crate::export::json_rows::par_seq(ser, self.order.len(), |j| {
+            Packed(incident_row(self.report, self.figures, self.order, j))
+        })
     }
 }
 
 /// A row in the page's data as an array, its values in [`IncidentRow`]'s field order (the
 /// names once, in report.js, rather than in each of forty thousand rows).
-struct Packed<'r, 'a>(&'r IncidentRow<'a>);
+struct Packed<'a>(IncidentRow<'a>);
 
-impl Serialize for Packed<'_, '_> {
+impl Serialize for Packed<'_> {
     fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeTuple;
-        let r = self.0;
+        let r = &self.0;
         let mut t = ser.serialize_tuple(17)?;
         t.serialize_element(r.id)?;
         t.serialize_element(&r.detailed)?;
