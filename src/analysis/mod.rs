@@ -310,11 +310,24 @@ pub fn analyse(
     let (mut msgs, message_id_conflicts) = copies::merge_copies(findings);
     copies::sort(&mut msgs);
     let (mut local, addr_of) = incidents::number_addresses(&msgs, strings.len());
-    // Grouping and ordering people by address read different data: both at once.
-    let (mut incidents, by_rank) = rayon::join(
-        || incidents::group(&mut msgs, &local, addr_of.len(), jaccard),
-        || people::by_address(&addr_of, &strings),
+    // Grouping, and ordering people by address then making their rows, read different data:
+    // both at once.
+    let n_addresses = addr_of.len();
+    let (mut incidents, (mut people, rank)) = rayon::join(
+        || incidents::group(&mut msgs, &local, n_addresses, jaccard),
+        || {
+            let by_rank = people::by_address(&addr_of, &strings);
+            // What ordering people freed (16 bytes each) goes back to the system before their
+            // rows are built, when that is tens of megabytes (millions of people): worth the
+            // pages' faulting in anew, which a small run would pay for nothing.
+            if n_addresses >= RELEASE_PEOPLE {
+                crate::cache::release_freed();
+            }
+            people::rows(by_rank, addr_of)
+        },
     );
+    people::renumber(&mut local, &rank);
+    drop(rank);
     // The index that found strings is not needed from here on (only their text is), and
     // the text is read by the sink's thread too.
     strings.drop_index();
@@ -322,13 +335,6 @@ pub fn analyse(
     if let Some(sink) = sink.as_deref_mut() {
         sink.start(incidents.len(), strings.clone());
     }
-    // What ordering people freed (16 bytes each) goes back to the system before their rows
-    // are built, when that is tens of megabytes (millions of people): worth the pages'
-    // faulting in anew, which a small run would pay for nothing.
-    if addr_of.len() >= RELEASE_PEOPLE {
-        crate::cache::release_freed();
-    }
-    let mut people = people::rows(by_rank, addr_of, &mut local);
     let rows = people::aggregate(
         &mut msgs,
         &mut incidents,

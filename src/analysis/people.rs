@@ -37,9 +37,8 @@ pub(super) fn by_address(addr_of: &[u32], strings: &Strings) -> Vec<u32> {
     keyed.into_iter().map(|k| k as u32).collect()
 }
 
-/// One row per person, in address order; from then on `local` (string id → address
-/// number) leads straight to a person's row (its rank).
-pub(super) fn rows(by_rank: Vec<u32>, addr_of: Vec<u32>, local: &mut [u32]) -> Vec<Person> {
+/// One row per person, in address order, and each address number's rank (its row).
+pub(super) fn rows(by_rank: Vec<u32>, addr_of: Vec<u32>) -> (Vec<Person>, Vec<u32>) {
     let n_people = by_rank.len();
     let mut rank = vec![0u32; n_people];
     for (r, &p) in by_rank.iter().enumerate() {
@@ -62,11 +61,18 @@ pub(super) fn rows(by_rank: Vec<u32>, addr_of: Vec<u32>, local: &mut [u32]) -> V
             name_conflict: false,
         })
         .collect();
-    // From here on a string id leads straight to its person's row (its rank).
-    for l in local.iter_mut().filter(|l| **l != u32::MAX) {
-        *l = rank[*l as usize];
-    }
-    people
+    (people, rank)
+}
+
+/// From here on a string id leads straight to its person's row: `local` (string id → address
+/// number) renumbered by [`rows`]' ranks.
+pub(super) fn renumber(local: &mut [u32], rank: &[u32]) {
+    use rayon::prelude::*;
+    local
+        .par_iter_mut()
+        .with_min_len(1 << 16)
+        .filter(|l| **l != u32::MAX)
+        .for_each(|l| *l = rank[*l as usize]);
 }
 
 /// What [`aggregate`] returns.
