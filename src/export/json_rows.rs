@@ -15,7 +15,8 @@ const ELEMENTS_PER_BLOCK: usize = 1024;
 /// rendered compact on the pool, then written in order as they were rendered. The bytes are
 /// those of serializing each element in turn (serde_json writes a raw value where the element
 /// would have gone, and a compact element is what a row or a compact document holds), without
-/// one thread doing forty thousand of them.
+/// one thread doing forty thousand of them. For serde_json's serializers only: any other would
+/// see each element as serde_json's raw-value wrapper.
 pub fn par_seq<S, T, F>(ser: S, n: usize, make: F) -> Result<S::Ok, S::Error>
 where
     S: serde::Serializer,
@@ -160,5 +161,46 @@ mod tests {
         );
         let back: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(back, v);
+    }
+
+    /// Elements serialized one by one, or rendered in parallel blocks by [`par_seq`].
+    struct Seq(usize, bool);
+
+    impl Serialize for Seq {
+        fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+            let make = |k: usize| serde_json::json!({"id": format!("INC-{k:05}"), "n": k, "t": ["<a>", "é\n"], "w": {"x": null}});
+            if self.1 {
+                return par_seq(ser, self.0, make);
+            }
+            use serde::ser::SerializeSeq;
+            let mut seq = ser.serialize_seq(Some(self.0))?;
+            for k in 0..self.0 {
+                seq.serialize_element(&make(k))?;
+            }
+            seq.end()
+        }
+    }
+
+    #[test]
+    fn sequences_rendered_in_parallel_blocks_are_the_same_bytes() {
+        for n in [0, 1, ELEMENTS_PER_BLOCK, 2 * ELEMENTS_PER_BLOCK + 3] {
+            #[derive(Serialize)]
+            struct Doc {
+                a: u8,
+                list: Seq,
+                z: [u8; 1],
+            }
+            let doc = |par| Doc {
+                a: 1,
+                list: Seq(n, par),
+                z: [1],
+            };
+            let (mut rows, mut rows_par) = (Vec::new(), Vec::new());
+            to_writer(&mut rows, &doc(false)).unwrap();
+            to_writer(&mut rows_par, &doc(true)).unwrap();
+            assert_eq!(rows, rows_par, "{n}");
+            let compact = |par| serde_json::to_string(&Seq(n, par)).unwrap();
+            assert_eq!(compact(false), compact(true), "{n}");
+        }
     }
 }
