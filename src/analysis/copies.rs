@@ -37,22 +37,19 @@ pub(super) fn merge_copies(findings: Vec<Finding>) -> (Vec<Message>, usize) {
     }
     let mut out: Vec<Message> = Vec::with_capacity(findings.len());
     let mut slot: FxMap<u32, usize> = FxMap::with_capacity_and_hasher(n, Default::default());
-    for mut f in findings {
-        // The finding's own hash is not read after this point: its place is `Message::sha256`.
-        let sha = f.sha256.take().unwrap_or_default();
+    for f in findings {
         let group = copies.group(&f.keys);
         match group.and_then(|g| slot.get(&g).copied()) {
             Some(m) => {
                 let m = &mut out[m];
                 m.custodians.push(f.custodian);
                 m.sources.push(f.location);
-                m.sha256.push(sha);
+                m.sha256.push(f.sha256.unwrap_or_default());
             }
             None => {
                 if let Some(g) = group {
                     slot.insert(g, out.len());
                 }
-                f.sha256 = Some(sha);
                 out.push(Message::of(f));
             }
         }
