@@ -2,6 +2,7 @@
 //! in an owner-only directory (0700), written to a temporary name and renamed into place, and
 //! every CSV cell is guarded against spreadsheet formula injection.
 
+mod atomic;
 pub mod breach;
 pub mod csv;
 pub mod figures;
@@ -12,12 +13,12 @@ pub mod out_dir;
 pub mod summary;
 mod zone;
 
+pub use atomic::{write_atomic, write_atomic_with, AtomicFile};
 pub use summary::RunInfo;
 pub use zone::Zone;
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
 use crate::analysis::Report;
@@ -157,128 +158,6 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
     }
 }
 
-/// Write `bytes` to `dir/name` atomically, owner-only.
-pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), ExportError> {
-    write_atomic_with(dir, name, |w| w.write_all(bytes))
-}
-
-/// Stream a file into `dir/name` atomically, owner-only (see [`AtomicFile`]).
-pub fn write_atomic_with(
-    dir: &Path,
-    name: &str,
-    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> Result<(), ExportError> {
-    let mut f = AtomicFile::create(dir, name)?;
-    f.write(fill)?;
-    f.commit()
-}
-
-/// A file written to a temporary file created with `O_CREAT|O_EXCL` under an unpredictable
-/// name beside its target (so a planted symlink is never followed), 0600 from its creation,
-/// then synced and renamed into place by [`AtomicFile::commit`]. Nothing is left behind on
-/// failure or when it is dropped uncommitted. Its pages are handed to the disk as they fill
-/// (see [`WriteBehind`]).
-pub struct AtomicFile {
-    target: std::path::PathBuf,
-    w: std::io::BufWriter<WriteBehind>,
-}
-
-impl AtomicFile {
-    pub fn create(dir: &Path, name: &str) -> Result<AtomicFile, ExportError> {
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .permissions(fs::Permissions::from_mode(0o600))
-            .tempfile_in(dir)
-            .map_err(io(dir))?;
-        // The mode above is filtered by the umask; make sure it is exactly 0600.
-        tmp.as_file()
-            .set_permissions(fs::Permissions::from_mode(0o600))
-            .map_err(io(tmp.path()))?;
-        let file = WriteBehind {
-            file: tmp,
-            written: 0,
-            flushed: 0,
-        };
-        Ok(AtomicFile {
-            target: dir.join(name),
-            w: std::io::BufWriter::with_capacity(1 << 20, file),
-        })
-    }
-
-    /// Write more of it.
-    pub fn write(
-        &mut self,
-        fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-    ) -> Result<(), ExportError> {
-        let r = fill(&mut self.w);
-        r.map_err(io(self.w.get_ref().file.path()))
-    }
-
-    /// Sync it and rename it into place.
-    pub fn commit(self) -> Result<(), ExportError> {
-        let tmp = self.w.into_inner().map_err(|e| {
-            let (err, w) = e.into_parts();
-            io(w.into_parts().0.file.path())(err)
-        })?;
-        let tmp = tmp.file;
-        tmp.as_file().sync_all().map_err(io(tmp.path()))?;
-        let target = self.target;
-        tmp.persist(&target)
-            .map(drop)
-            .map_err(|e| io(&target)(e.error))
-    }
-}
-
-/// A file being written whose pages are handed to the disk as they fill (Linux
-/// `sync_file_range`, every [`WRITE_BEHIND`] bytes), so that the `fsync` that makes a report
-/// durable before it is renamed into place waits for the last stretch only, not for a
-/// gigabyte of CSV.
-struct WriteBehind {
-    file: tempfile::NamedTempFile,
-    written: u64,
-    flushed: u64,
-}
-
-const WRITE_BEHIND: u64 = 8 << 20;
-
-impl Write for WriteBehind {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.file.as_file().write(buf)?;
-        self.written += n as u64;
-        if self.written - self.flushed >= WRITE_BEHIND {
-            start_writeback(
-                self.file.as_file(),
-                self.flushed,
-                self.written - self.flushed,
-            );
-            self.flushed = self.written;
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[cfg(target_os = "linux")]
-fn start_writeback(file: &fs::File, offset: u64, len: u64) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: a plain system call on a descriptor owned by `file`. It only starts writeback of
-    // pages already written; its failure changes nothing (the final fsync still runs).
-    unsafe {
-        libc::sync_file_range(
-            file.as_raw_fd(),
-            offset as libc::off64_t,
-            len as libc::off64_t,
-            libc::SYNC_FILE_RANGE_WRITE,
-        );
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn start_writeback(_: &fs::File, _: u64, _: u64) {}
-
 /// Standard base64 (RFC 4648, with padding).
 pub(crate) fn base64(bytes: &[u8]) -> String {
     const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -394,6 +273,7 @@ fn escape_controls(s: &str, keep: fn(char) -> bool) -> std::borrow::Cow<'_, str>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn formula_cells_are_guarded() {
