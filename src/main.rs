@@ -34,6 +34,20 @@ mod cli;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Transparent huge pages off for this process (the allocator asks for them). A run builds
+/// and frees its structures phase by phase; each first touch of a huge page zeroes 2 MB of
+/// which a phase may use little. On the development machine the 40,000-message benchmark
+/// peaked at 150 MB instead of 175-190 MB, the realistic mbox at 117-129 MB instead of
+/// 165-203 MB, and their system time no longer jumped (0.11-0.17 s against 0.06-0.51 s).
+fn no_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: a process attribute; no memory is touched. On failure (an old kernel) the
+    // pages stay as the system gives them.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
 #[derive(Parser)]
 #[command(
     name = "bccaudit",
@@ -56,6 +70,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    no_huge_pages();
     install_signal_cleanup();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let cli = match Cli::try_parse_from(&args) {
