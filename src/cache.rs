@@ -1,7 +1,8 @@
 //! Hints to the memory system, for walks over millions of rows in an order other than the
 //! one they are stored in (people by address while exposures go by incident): fetching a row
-//! a few steps ahead overlaps the cache misses instead of waiting on each. And the points
-//! where memory just freed in bulk is handed back to the system ([`release_freed`]).
+//! a few steps ahead overlaps the cache misses instead of waiting on each. The points where
+//! memory just freed in bulk is handed back to the system ([`release_freed`]). And tables whose
+//! pages are written when made ([`filled`]).
 
 /// Start loading `s[i]` into the cache (nothing if `i` is out of bounds). Only a hint: it
 /// reads nothing into the program.
@@ -28,4 +29,15 @@ pub fn release_freed() {
     unsafe {
         libmimalloc_sys::mi_collect(true);
     }
+}
+
+/// `n` copies of `v`, every page written now. A zeroed allocation (what `vec![0; n]` asks for)
+/// comes from the system untouched; where the first access to one of its pages is a read (a
+/// counter incremented, a slot probed) the system maps its shared zero page there, and the
+/// write that follows is a second fault that makes every core flush its TLB. For tables read
+/// before they are written; 3% of the 40,000-message benchmark's samples were those faults.
+pub fn filled<T: Clone>(n: usize, v: T) -> Vec<T> {
+    let mut out = Vec::with_capacity(n);
+    out.resize(n, v);
+    out
 }

@@ -124,7 +124,8 @@ impl Strings {
         while (self.ends.len() + 1) * 8 > cap * 7 {
             cap *= 2;
         }
-        let mut slots = vec![0u64; cap];
+        // Probes read empty slots before they are written.
+        let mut slots = crate::cache::filled(cap, 0u64);
         let mask = slots.len() - 1;
         for id in 0..self.ends.len() as u32 {
             let h = hash(self.seed, self.get(id));

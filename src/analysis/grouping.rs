@@ -99,7 +99,8 @@ pub fn group_by_overlap(sets: &[Vec<u32>], n_tokens: usize, t: f64, uf: &mut Uni
         return;
     }
     // Rank addresses rarest first (ties by id: deterministic).
-    let mut freq = vec![0u32; n_tokens];
+    // Counters and runs below are read before they are written: see `crate::cache::filled`.
+    let mut freq = crate::cache::filled(n_tokens, 0u32);
     for s in sets {
         for &a in s {
             freq[a as usize] += 1;
@@ -107,7 +108,7 @@ pub fn group_by_overlap(sets: &[Vec<u32>], n_tokens: usize, t: f64, uf: &mut Uni
     }
     // A counting sort by frequency, ids ascending within one (linear; frequencies are at most
     // the number of sets): the same ranks as sorting by (frequency, id).
-    let mut at = vec![0u32; sets.len() + 2];
+    let mut at = crate::cache::filled(sets.len() + 2, 0u32);
     for &f in &freq {
         at[f as usize + 1] += 1;
     }
@@ -137,7 +138,7 @@ pub fn group_by_overlap(sets: &[Vec<u32>], n_tokens: usize, t: f64, uf: &mut Uni
             .saturating_sub(min_overlap(t, s.len()))
             .min(s.len())
     };
-    let mut start = vec![0u32; n_tokens + 1];
+    let mut start = crate::cache::filled(n_tokens + 1, 0u32);
     for s in &ranked {
         for &tok in &s[..prefix_len(s)] {
             start[tok as usize + 1] += 1;
@@ -148,7 +149,7 @@ pub fn group_by_overlap(sets: &[Vec<u32>], n_tokens: usize, t: f64, uf: &mut Uni
     }
     // Each posting: the earlier message and the position of the token in its ranked list.
     let mut postings = vec![(0u32, 0u32); start[n_tokens] as usize];
-    let mut filled = vec![0u32; n_tokens];
+    let mut filled = crate::cache::filled(n_tokens, 0u32);
     // Per candidate, while message i probes: the prefix tokens counted in common so far, or
     // PRUNED; `seen[j] == i` marks `common[j]` as belonging to this probe.
     let mut seen = vec![u32::MAX; sets.len()];
