@@ -253,8 +253,16 @@ pub fn print_summary(
             r.exposures.len()
         );
     }
+    // The five largest (most external people, then first id), picked without sorting them all.
+    let by_size = |x: &&bccaudit::analysis::Incident, y: &&bccaudit::analysis::Incident| {
+        y.external.cmp(&x.external).then(x.id.cmp(&y.id))
+    };
     let mut largest: Vec<&bccaudit::analysis::Incident> = r.incidents.iter().collect();
-    largest.sort_by(|x, y| y.external.cmp(&x.external).then(x.id.cmp(&y.id)));
+    if largest.len() > 5 {
+        largest.select_nth_unstable_by(4, by_size);
+        largest.truncate(5);
+    }
+    largest.sort_by(by_size);
     for i in largest.iter().take(5) {
         out!(
             "  {}  {}  {:>5} external exposed, {} message(s){}  {:?}{}",
