@@ -89,11 +89,11 @@ const ALIGN: usize = 4096;
 /// `fsync` makes it durable either way.
 struct Direct {
     file: tempfile::NamedTempFile,
-    /// `BLOCK + ALIGN` bytes, of which `BLOCK` from `start` (aligned) are the buffer.
+    /// Room for `ALIGN + BLOCK` bytes, never reallocated (so never moved off its alignment),
+    /// and only written as it fills (a small file touches little of it): `start` bytes up to
+    /// an aligned address, then the bytes waiting, at most `BLOCK`.
     buf: Vec<u8>,
     start: usize,
-    /// Bytes waiting in the buffer.
-    len: usize,
     /// Bytes in the file.
     written: u64,
     direct: bool,
@@ -101,21 +101,26 @@ struct Direct {
 
 impl Direct {
     fn new(file: tempfile::NamedTempFile) -> Direct {
-        let buf = vec![0u8; BLOCK + ALIGN];
+        let mut buf: Vec<u8> = Vec::with_capacity(ALIGN + BLOCK);
         let start = buf.as_ptr().align_offset(ALIGN).min(ALIGN);
+        buf.resize(start, 0);
         let direct = set_direct(file.as_file(), true);
         Direct {
             file,
             buf,
             start,
-            len: 0,
             written: 0,
             direct,
         }
     }
 
-    /// Write `n` bytes from the start of the buffer (`n` a multiple of [`ALIGN`] while
-    /// writing directly), whatever a direct write refuses written through the cache.
+    /// Bytes waiting in the buffer.
+    fn waiting(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    /// Write the `n` bytes waiting (`n` a multiple of [`ALIGN`] while writing directly),
+    /// whatever a direct write refuses written through the cache, and empty the buffer.
     fn write_out(&mut self, n: usize) -> std::io::Result<()> {
         let mut done = 0;
         while done < n {
@@ -140,22 +145,22 @@ impl Direct {
                 Err(e) => return Err(e),
             }
         }
+        self.buf.truncate(self.start);
         Ok(())
     }
 
     /// Write what the buffer still holds: directly, the last block padded to [`ALIGN`] and
     /// the file then cut back to its length.
     fn finish(&mut self) -> std::io::Result<()> {
-        if self.len == 0 {
+        let len = self.waiting();
+        if len == 0 {
             return Ok(());
         }
-        let len = self.len;
-        self.len = 0;
         if !self.direct {
             return self.write_out(len);
         }
         let padded = len.next_multiple_of(ALIGN);
-        self.buf[self.start + len..self.start + padded].fill(0);
+        self.buf.resize(self.start + padded, 0);
         let end = self.written + len as u64;
         self.write_out(padded)?;
         if self.written != end {
@@ -168,14 +173,11 @@ impl Direct {
 
 impl Write for Direct {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        if self.len == BLOCK {
+        if self.waiting() == BLOCK {
             self.write_out(BLOCK)?;
-            self.len = 0;
         }
-        let n = data.len().min(BLOCK - self.len);
-        let at = self.start + self.len;
-        self.buf[at..at + n].copy_from_slice(&data[..n]);
-        self.len += n;
+        let n = data.len().min(BLOCK - self.waiting());
+        self.buf.extend_from_slice(&data[..n]);
         Ok(n)
     }
 
@@ -263,7 +265,6 @@ mod tests {
         f.write(|w| w.write_all(b"abc")).unwrap();
         // An unaligned write forced while direct (EINVAL where direct writes hold).
         f.w.write_out(3).unwrap();
-        f.w.len = 0;
         assert!(!f.w.direct);
         f.write(|w| w.write_all(&[b'z'; 5000])).unwrap();
         f.commit().unwrap();
