@@ -74,7 +74,8 @@ pub struct Person {
     /// The most frequent display name (0: none).
     pub name: u32,
     pub internal: bool,
-    /// Range of [`Report::person_incidents`]: see [`Report::incidents_of`].
+    /// Range of [`Report::person_incidents`]: see [`Report::incidents_of`]. While the
+    /// incidents are walked: the last one counted (plus one), and how many.
     incidents: std::ops::Range<u32>,
     pub messages: u32,
     pub first_exposed: When,

@@ -191,8 +191,9 @@ const RELEASE_ENTRIES: usize = 500_000;
 /// Each person's incidents, from the exposure rows (one per incident and person, in incident
 /// order, so each person's list comes out ascending); people in order.
 fn incident_lists(exposures: &[Exposure], local: &[u32], people: &mut [Person]) -> Vec<u32> {
-    // Counted into `incidents.end`, then filled with `name_count` as the cursor (it has done its
-    // work): no extra per-person arrays at this, the fullest moment.
+    // Counted into `incidents.end` by the walk (`PersonSide::add`), then filled with
+    // `name_count` as the cursor (it has done its work): no extra per-person arrays at this, the
+    // fullest moment.
     let person_of = |x: &Exposure| local[x.addr as usize] as usize;
     // Rows go by incident, people by address: fetch a few rows ahead so the misses overlap.
     const AHEAD: usize = 16;
@@ -201,10 +202,6 @@ fn incident_lists(exposures: &[Exposure], local: &[u32], people: &mut [Person]) 
             crate::cache::prefetch(people, person_of(x));
         }
     };
-    for (i, x) in exposures.iter().enumerate() {
-        ahead(i, people);
-        people[person_of(x)].incidents.end += 1;
-    }
     let mut at = 0u32;
     for person in people.iter_mut() {
         let c = person.incidents.end;
@@ -234,7 +231,6 @@ fn incident_lists_spilled(
     let mut sorter = Sorter::new(budget);
     for x in exposures.iter() {
         let p = local[x.addr as usize];
-        people[p as usize].incidents.end += 1;
         sorter.push(u64::from(p) << 32 | u64::from(x.incident))?;
     }
     exposures.check()?;

@@ -156,6 +156,10 @@ impl PersonSide<'_> {
     pub(super) fn add(&mut self, m: &Message) {
         let f = &m.finding;
         let (local, people) = (self.local, &mut *self.people);
+        // Messages come incident by incident: a person's incidents are counted in
+        // `incidents.end`, `incidents.start` holding the last one counted (plus one) until each
+        // person's list is laid out.
+        let mark = (m.incident as u32).wrapping_add(1);
         for (j, e) in f.exposed.iter().enumerate() {
             // People are in address order, messages walked by incident: ask for the row a few
             // entries ahead so the misses overlap.
@@ -177,6 +181,10 @@ impl PersonSide<'_> {
                     }
                     self.names.push((r, e.name, 1));
                 }
+            }
+            if a.incidents.start != mark {
+                a.incidents.start = mark;
+                a.incidents.end += 1;
             }
             if a.messages == 0 {
                 a.internal = e.internal;
