@@ -90,10 +90,17 @@ impl Read for Deadline {
                 }
                 Ok(n)
             }
+            // The read waited for what was left of the response's time: a server that sent
+            // part of a response ran out of it (the same words whichever of the read and the
+            // deadline check notices first), one that sent nothing was silent throughout.
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 Err(Error::new(
                     ErrorKind::TimedOut,
-                    format!("timed out after {secs} s waiting for the server"),
+                    if self.used > 0 {
+                        format!("no complete response within {secs} s (--timeout)")
+                    } else {
+                        format!("timed out after {secs} s waiting for the server")
+                    },
                 ))
             }
             Err(e) => Err(e),
