@@ -357,11 +357,9 @@ pub(super) fn classify_message(
     if let Some(m) = &opts.sensitive {
         // The whole message when at hand; a message file is read again below (process_file);
         // a header-only message (IMAP, an oversized mbox message) gives its subject here.
-        finding.sensitive = match (raw.whole, raw.text) {
-            (Some(w), _) => m.scan_message_split(&finding.subject, w, raw.split),
-            (None, Some(w)) => m.scan_message(&finding.subject, w),
-            (None, None) => m.scan_message(&finding.subject, b""),
-        };
+        // The header split found on `whole` spares finding it again (none for rebuilt text).
+        let text = raw.whole.or(raw.text).unwrap_or_default();
+        finding.sensitive = m.scan_message_split(&finding.subject, text, raw.whole.and(raw.split));
     }
     let mut exposed = RawExposed::default();
     exposed.items.reserve(c.exposed.len());
